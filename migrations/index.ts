@@ -1,0 +1,22 @@
+import type { Knex } from 'knex';
+import * as createCoreTables from './20261122000000_create_core_tables.js';
+import * as createFactors from './20261122010000_create_factors.js';
+
+/**
+ * Migrations are listed here rather than discovered from the file system, so the same list runs under
+ * tsx, Jest and the compiled build. Append new migrations in order.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '20261122000000_create_core_tables': createCoreTables,
+  '20261122010000_create_factors': createFactors,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

@@ -1,0 +1,133 @@
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/env.js';
+import { createCsrf } from './http/csrf.js';
+import { errorPages } from './http/errors.js';
+import { createViews } from './http/render.js';
+import { requestContext } from './http/request-context.js';
+import { securityHeaders } from './http/security-headers.js';
+import { createStaticRouter } from './http/static.routes.js';
+import { loadPolicy } from './config/policy-file.js';
+import { createProgressStore } from './interactions/progress.js';
+import { createInteractionRouter } from './interactions/routes.js';
+import { createStepUpPolicy } from './oidc/policy.js';
+import { createProvider, TTL } from './oidc/provider.js';
+import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
+import { createDemoRouter } from './ops/demo.routes.js';
+import { createHealthRouter } from './ops/health.routes.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { createNotifier } from './ops/notify.js';
+import type { EnrolledFactor } from './stepup/index.js';
+import { createSessionEventsStore } from './store/redis/session-events.js';
+import { createFailureLimiter } from './store/redis/failure-limiter.js';
+import { openStores, type Stores } from './store/stores.js';
+
+export type { Stores };
+
+/**
+ * Composition root: the only module that knows every concrete implementation. Everything else gets
+ * its dependencies handed in, so tests can build the same app against per-run schemas and prefixes.
+ */
+export interface AppOptions {
+  /** Postgres schema to use (tests: one per run) */
+  schema?: string;
+  logger?: Logger;
+  /** epoch seconds; tests pass a controllable clock */
+  now?: () => number;
+}
+
+export interface App {
+  provider: Provider;
+  policy: ReturnType<typeof loadPolicy>;
+  stores: Stores;
+  logger: Logger;
+  callback: ReturnType<Provider['callback']>;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  if (!config.redisUrl) logger.warn('REDIS_URL is not set: using an in-process store (single instance only, sessions are lost on restart)');
+  if (!config.databaseUrl) logger.warn(`DATABASE_URL is not set: using embedded Postgres (PGlite) under ${config.dataDir}`);
+
+  const policy = loadPolicy(config.policyFile);
+  const acrValues = policy.levels.map((l) => l.acr);
+  const stores = await openStores(config, logger, options.schema);
+  if (await ensureSigningKeys(stores.signingKeys)) logger.info('generated signing keys (ES256, RS256)');
+  const jwks = await loadProviderJwks(stores.signingKeys);
+
+  const views = createViews();
+  const csrf = createCsrf(config.cookieKeys);
+  const prefix = config.redisKeyPrefix;
+  const limiter = createFailureLimiter(stores.redis, prefix);
+  const progress = createProgressStore(stores.redis, prefix);
+  const sessionEvents = createSessionEventsStore(stores.redis, prefix, TTL.Session);
+  // everything the account can authenticate with: its password (if set) and its confirmed factors
+  const enrolledFactors = async (accountId: string): Promise<EnrolledFactor[]> => {
+    const [account, factors] = await Promise.all([stores.accounts.findById(accountId), stores.factors.listForAccount(accountId)]);
+    return [
+      ...(account?.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
+      ...factors.map((f) => ({ factor: f.type, credentialId: f.id })),
+    ];
+  };
+
+  const provider = createProvider({
+    issuer: config.issuer,
+    redis: stores.redis,
+    redisKeyPrefix: prefix,
+    accounts: stores.accounts,
+    clients: stores.clients,
+    jwks,
+    cookieKeys: config.cookieKeys,
+    acrValues,
+    isKnownAcr: (acr) => acrValues.includes(acr),
+    policy: createStepUpPolicy({ policy, sessionEvents, enrolledFactors, audit: stores.audit, now }),
+    views,
+    trustProxy: config.trustProxy,
+  });
+
+  const interactions = createInteractionRouter({
+    provider,
+    policy,
+    views,
+    csrf,
+    accounts: stores.accounts,
+    factors: stores.factors,
+    limiter,
+    progress,
+    sessionEvents,
+    enrolledFactors,
+    audit: stores.audit,
+    issuerName: new URL(config.issuer).host,
+    notify: createNotifier(logger, config.smtpUrl),
+    now,
+  });
+
+  const home = new Router();
+  home.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = views.render('home.njk', { title: 'stepup', issuer: config.issuer });
+  });
+
+  provider.use(requestContext(logger));
+  provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
+  provider.use(errorPages(views));
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions];
+  // the demo client's callback page exists only for the embedded development default
+  if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
+  for (const router of routers) {
+    provider.use(router.routes());
+    provider.use(router.allowedMethods());
+  }
+  provider.on('server_error', (ctx, err) => logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error'));
+
+  return {
+    provider,
+    policy,
+    stores,
+    logger,
+    callback: provider.callback(),
+    close: () => stores.close(),
+  };
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './env.js';
+
+const good = { COOKIE_KEYS: 'k'.repeat(32), ENCRYPTION_KEY: 'ab'.repeat(32), DATA_DIR: '/tmp/stepup-config-test' };
+
+describe('configuration (SPEC §6)', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig(good);
+    expect(c).toMatchObject({ issuer: 'http://localhost:3000', port: 3000, databaseUrl: undefined, redisUrl: undefined, trustProxy: false, logLevel: 'info' });
+    expect(c.cookieKeys).toEqual(['k'.repeat(32)]);
+  });
+
+  it('production refuses to start without the required variables and names them', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: 'k'.repeat(32) })).toThrow(/DATABASE_URL, REDIS_URL, ENCRYPTION_KEY/);
+  });
+
+  it.each([
+    ['ENCRYPTION_KEY', { ENCRYPTION_KEY: 'nothex' }, /ENCRYPTION_KEY: must be 64 hex/],
+    ['COOKIE_KEYS', { COOKIE_KEYS: `${'k'.repeat(32)},short` }, /COOKIE_KEYS: every comma-separated key/],
+    ['ISSUER', { ISSUER: 'localhost:3000/x?y' }, /ISSUER/],
+    ['PORT', { PORT: '70000' }, /PORT/],
+    ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
+  ])('a bad %s fails with a message naming it', (_name, env, message) => {
+    expect(() => loadConfig({ ...good, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...good, ...env })).toThrow(message);
+  });
+
+  it('splits cookie keys newest first and reads TRUST_PROXY', () => {
+    const c = loadConfig({ ...good, COOKIE_KEYS: `${'a'.repeat(32)}, ${'b'.repeat(40)}`, TRUST_PROXY: 'true', ISSUER: 'https://id.example.com/' });
+    expect(c.cookieKeys).toEqual(['a'.repeat(32), 'b'.repeat(40)]);
+    expect(c.trustProxy).toBe(true);
+    expect(c.issuer).toBe('https://id.example.com');
+  });
+});

@@ -1,0 +1,44 @@
+import { hash, verify } from '@node-rs/argon2';
+
+/**
+ * Password factor (SPEC §3): argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
+ * Hashes are PHC strings, so parameters can be raised later without breaking stored hashes.
+ */
+// algorithm 2 = Argon2id (@node-rs/argon2 exports it as a const enum, which isolatedModules cannot inline)
+const ARGON2ID_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const MIN_PASSWORD_LENGTH = 8; // NIST SP 800-63B rev 4 §3.1.1.2: at least 8 when used with a second factor
+export const MAX_PASSWORD_LENGTH = 256; // bounds hashing work on hostile input
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2ID_OPTIONS);
+}
+
+export function passwordPolicyError(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `password must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (password.length > MAX_PASSWORD_LENGTH) return `password must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  return undefined;
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Verifies a password. With no stored hash (unknown or password-less account) it still runs one
+ * argon2 verification against a dummy hash, so the response time does not reveal whether the
+ * account exists (SPEC §3).
+ */
+export async function verifyPassword(storedHash: string | null | undefined, candidate: string): Promise<boolean> {
+  if (candidate.length === 0 || candidate.length > MAX_PASSWORD_LENGTH) {
+    await verify(await (dummyHash ??= hashPassword('stepup-dummy-password')), 'x').catch(() => false);
+    return false;
+  }
+  if (!storedHash) {
+    await verify(await (dummyHash ??= hashPassword('stepup-dummy-password')), candidate).catch(() => false);
+    return false;
+  }
+  try {
+    return await verify(storedHash, candidate);
+  } catch {
+    return false;
+  }
+}

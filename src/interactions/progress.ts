@@ -1,0 +1,34 @@
+import type { Redis } from 'ioredis';
+import type { StoredFactorEvent } from '../store/redis/session-events.js';
+
+/**
+ * What has been proven so far inside one interaction (one /interaction/<uid>). Kept server-side and
+ * bound to the interaction's uid: the browser never holds it, and it dies with the interaction, so an
+ * abandoned step-up leaves no stronger session behind (issue #3: the login is finished once, after
+ * every required step).
+ */
+export interface InteractionProgress {
+  accountId: string;
+  startedAt: number;
+  events: StoredFactorEvent[];
+  /** a TOTP enrollment shown during this interaction, awaiting its confirming code */
+  pendingTotpId?: string;
+}
+
+export function createProgressStore(redis: Redis, prefix: string) {
+  const key = (uid: string) => `${prefix}ix:${uid}`;
+  return {
+    async get(uid: string): Promise<InteractionProgress | undefined> {
+      const raw = await redis.get(key(uid));
+      return raw ? (JSON.parse(raw) as InteractionProgress) : undefined;
+    },
+    async put(uid: string, progress: InteractionProgress, ttlSeconds: number): Promise<void> {
+      await redis.set(key(uid), JSON.stringify(progress), 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+    },
+    async drop(uid: string): Promise<void> {
+      await redis.del(key(uid));
+    },
+  };
+}
+
+export type ProgressStore = ReturnType<typeof createProgressStore>;

@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { koaBody } from 'koa-body';
+import type { Audit } from '../audit/audit.js';
+import { verifyPassword } from '../factors/password/password.js';
+import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
+import { requireCsrf, type Csrf } from '../http/csrf.js';
+import type { Views } from '../http/render.js';
+import { amrForEvent } from '../stepup/index.js';
+import type { AccountsRepo } from '../store/accounts.repo.js';
+import type { FactorsRepo } from '../store/factors.repo.js';
+import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redis/failure-limiter.js';
+import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
+
+/**
+ * The people-facing sign-in and step-up pages (SPEC §2 rule 3, §5). Every route lives under
+ * /interaction/<uid> because oidc-provider scopes the interaction cookie to that path. Every POST
+ * re-reads the interaction and the progress server-side, checks CSRF and the rate limits, and then
+ * lets the policy decide the next step: finish, ask for the next missing step, or unmet.
+ */
+export interface InteractionDeps extends FlowDeps {
+  views: Views;
+  csrf: Csrf;
+  accounts: AccountsRepo;
+  factors: FactorsRepo;
+  limiter: FailureLimiter;
+  audit: Audit;
+  issuerName: string;
+  notify: (accountId: string, message: string) => Promise<void>;
+}
+
+const GENERIC_LOGIN_ERROR = 'Incorrect email or password.';
+const GENERIC_CODE_ERROR = 'That code is not valid. Check your authenticator app and try again.';
+const MAX_EMAIL_LENGTH = 254;
+const MAX_LABEL_LENGTH = 64;
+/** SPEC §4: adding a factor needs a verification no older than this. */
+const ENROLLMENT_FRESHNESS_SECONDS = 5 * 60;
+
+const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
+
+const hashSubject = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+export function createInteractionRouter(deps: InteractionDeps): Router {
+  const { provider, views, csrf } = deps;
+  const router = new Router();
+
+  const page = (ctx: Context, view: string, context: Record<string, unknown>) => {
+    ctx.type = 'html';
+    ctx.body = views.render(view, { csrf: csrf.token(ctx), ...context });
+  };
+
+  const errorPage = (ctx: Context, status: number, title: string, message: string, code: string) => {
+    ctx.status = status;
+    page(ctx, 'error.njk', { title, message, code, requestId: ctx.state.requestId });
+  };
+  const expired = (ctx: Context) =>
+    errorPage(ctx, 400, 'Sign-in expired', 'Your sign-in took too long or was opened in another browser. Go back to the application and try again.', 'session_not_found');
+  const csrfFailed = (ctx: Context) =>
+    errorPage(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.', 'csrf_failed');
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      // the interaction is gone (expired, finished, other browser): a readable page, never a 500
+      if ((err as { name?: string }).name === 'SessionNotFound') return expired(ctx);
+      throw err;
+    }
+  });
+
+  const loadInteraction = async (ctx: Context): Promise<InteractionDetails | undefined> => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid || interaction.prompt.name !== 'login') {
+      expired(ctx);
+      return undefined;
+    }
+    return interaction;
+  };
+
+  const clientName = async (interaction: InteractionDetails) => {
+    const id = interaction.params.client_id;
+    return typeof id === 'string' ? ((await provider.Client.find(id))?.clientName ?? id) : undefined;
+  };
+
+  /** Why the user is asked for more, in plain words (issue #3 item 7). */
+  const reasonText = (state: FlowState) => {
+    const d = state.decision;
+    if (!d || d.outcome !== 'step_up') return undefined;
+    if (d.reason === 'max_age_exceeded' || d.reason === 'fresh_login_requested') return 'This app asks you to confirm it is you again.';
+    if (d.missing[0]?.step === 'second_factor') return 'This app asks for a second factor.';
+    if (d.missing[0]?.step === 'phishing_resistant' || d.missing[0]?.step === 'device_bound') return 'This app asks for a security key or passkey.';
+    return undefined;
+  };
+
+  /** Renders the page for the next missing step, or finishes. The single place that decides what comes next. */
+  const proceed = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown> = {}) => {
+    const state = await resolveFlow(deps, interaction);
+    const name = await clientName(interaction);
+    if (!state.accountId || !state.decision) {
+      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, MAX_EMAIL_LENGTH) : '';
+      return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email: hint, clientName: name, ...extra });
+    }
+    const decision = state.decision;
+    if (decision.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision });
+    if (decision.outcome === 'unmet') {
+      return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', `the requested authentication level cannot be reached (${decision.reason})`);
+    }
+    const account = await deps.accounts.findById(state.accountId);
+    if (!account || account.disabledAt) return finishWithError(deps, ctx, interaction, 'access_denied', 'the account is not available');
+    const step = decision.missing[0]!;
+    const common = { uid: interaction.uid, clientName: name, email: account.email, reason: reasonText(state), ...extra };
+
+    if (step.step === 'primary') return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common });
+
+    if (decision.enrollmentAllowed && !decision.missing.some((m) => m.allowedFactors.some((f) => f !== 'totp'))) {
+      const hasFreshPrimary = state.events.some((e) => (e.factor === 'password' || (e.factor === 'webauthn' && e.userVerified)) && deps.now() - e.at <= ENROLLMENT_FRESHNESS_SECONDS);
+      if (!hasFreshPrimary) return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common, reason: 'Confirm your password before adding a second factor.' });
+      return renderTotpEnrollment(ctx, interaction, state, common);
+    }
+    if (step.allowedFactors.includes('totp')) return page(ctx, 'totp.njk', { title: 'Enter your code', ...common });
+    return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', 'no enrolled factor can reach the requested level');
+  };
+
+  const renderTotpEnrollment = async (ctx: Context, interaction: InteractionDetails, state: FlowState, common: Record<string, unknown>) => {
+    const progress = state.progress!;
+    let pendingId = progress.pendingTotpId;
+    let secret = pendingId ? (await deps.factors.totpSecret(pendingId, state.accountId!))?.secret : undefined;
+    if (!pendingId || !secret) {
+      secret = newTotpSecret();
+      pendingId = (await deps.factors.createPendingTotp(state.accountId!, 'Authenticator app', secret)).id;
+      await deps.progress.put(interaction.uid, { ...progress, pendingTotpId: pendingId }, interaction.exp - Math.floor(Date.now() / 1000));
+    }
+    const uri = totpUri(secret, deps.issuerName, String(common.email));
+    page(ctx, 'totp-enroll.njk', {
+      title: 'Set up an authenticator app',
+      ...common,
+      qr: await totpQrDataUrl(uri),
+      manualKey: formatManualKey(secret),
+    });
+  };
+
+  /** After a verified factor: post/redirect/get, so a refresh never re-submits it. */
+  const nextStep = (ctx: Context, interaction: InteractionDetails) => {
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${interaction.uid}`);
+  };
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    if (interaction) await proceed(ctx, interaction);
+  });
+
+  router.post('/interaction/:uid/password', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    if (!interaction) return;
+    const body = ctx.request.body as Record<string, unknown>;
+    const state = await resolveFlow(deps, interaction);
+    // re-authentication of a known account: the account is fixed server-side, the email field is only for password managers
+    const known = state.accountId ? await deps.accounts.findById(state.accountId) : undefined;
+    const email = known?.email ?? (typeof body.email === 'string' ? body.email.slice(0, MAX_EMAIL_LENGTH) : '');
+    const password = typeof body.password === 'string' ? body.password : '';
+    const account = `pwd:acct:${hashSubject(email.trim().toLowerCase())}`;
+    const ip = `ip:${ctx.ip}`;
+    const clientId = String(interaction.params.client_id);
+
+    const limit = await deps.limiter.status([account, ip]);
+    if (limit.locked) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(limit.retryAfterSeconds));
+      await deps.audit.record({ type: 'login.password', outcome: 'failure', reason: 'locked_out', subject: known?.id, clientId }, ctx);
+      return proceed(ctx, interaction, { email, error: `Too many attempts. Try again in ${Math.max(1, Math.ceil(limit.retryAfterSeconds / 60))} minute(s).` });
+    }
+
+    const found = email ? await deps.accounts.findCredentialsByEmail(email) : undefined;
+    const usable = found && !found.account.disabledAt ? found : undefined;
+    const ok = await verifyPassword(usable?.passwordHash, password);
+    if (!ok || !usable) {
+      const records = await deps.limiter.recordFailure([
+        { subject: account, rule: ACCOUNT_FACTOR_RULE },
+        { subject: ip, rule: IP_RULE },
+      ]);
+      const lockout = records.find((r) => r.lockedForSeconds > 0);
+      await deps.audit.record(
+        {
+          type: 'login.password',
+          outcome: 'failure',
+          reason: lockout ? 'lockout_started' : 'bad_credentials',
+          subject: found?.account.id,
+          clientId,
+          details: lockout ? { lockedForSeconds: lockout.lockedForSeconds, failures: lockout.failures } : undefined,
+        },
+        ctx,
+      );
+      ctx.status = 401;
+      if (known) return proceed(ctx, interaction, { error: GENERIC_LOGIN_ERROR });
+      return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email, clientName: await clientName(interaction), error: GENERIC_LOGIN_ERROR });
+    }
+
+    await deps.limiter.reset([account]);
+    await deps.audit.record({ type: 'login.password', outcome: 'success', subject: usable.account.id, clientId }, ctx);
+    const event = { factor: 'password' as const, at: deps.now(), amr: [] as string[] };
+    event.amr = amrForEvent(event);
+    await recordEvent(deps, interaction, usable.account.id, event);
+    return nextStep(ctx, interaction);
+  });
+
+  router.post('/interaction/:uid/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    if (!interaction) return;
+    const state = await resolveFlow(deps, interaction);
+    if (!state.accountId || state.decision?.outcome !== 'step_up') return proceed(ctx, interaction);
+    const accountId = state.accountId;
+    const code = typeof (ctx.request.body as Record<string, unknown>).code === 'string' ? String((ctx.request.body as Record<string, unknown>).code).slice(0, 32) : '';
+    const enrolling = (ctx.request.body as Record<string, unknown>).enroll === '1';
+    const subjects = [`totp:acct:${accountId}`, `ip:${ctx.ip}`];
+    const clientId = String(interaction.params.client_id);
+
+    const limit = await deps.limiter.status(subjects);
+    if (limit.locked) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(limit.retryAfterSeconds));
+      await deps.audit.record({ type: 'login.totp', outcome: 'failure', reason: 'locked_out', subject: accountId, clientId }, ctx);
+      return proceed(ctx, interaction, { error: `Too many attempts. Try again in ${Math.max(1, Math.ceil(limit.retryAfterSeconds / 60))} minute(s).` });
+    }
+
+    const now = deps.now();
+    const candidates = enrolling
+      ? state.progress?.pendingTotpId
+        ? [state.progress.pendingTotpId]
+        : []
+      : (await deps.factors.listForAccount(accountId)).filter((f) => f.type === 'totp').map((f) => f.id);
+    let accepted: string | undefined;
+    for (const factorId of candidates) {
+      const stored = await deps.factors.totpSecret(factorId, accountId);
+      if (!stored || (enrolling ? stored.status !== 'pending' : stored.status !== 'active')) continue;
+      const step = await matchTotpStep(stored.secret, code, now, stored.lastUsedStep);
+      // RFC 6238 §5.2: the atomic claim decides; a parallel submission of the same code loses here
+      if (step !== undefined && (await deps.factors.claimTotpStep(factorId, accountId, step))) {
+        accepted = factorId;
+        break;
+      }
+    }
+
+    if (!accepted) {
+      const records = await deps.limiter.recordFailure([
+        { subject: subjects[0]!, rule: ACCOUNT_FACTOR_RULE },
+        { subject: subjects[1]!, rule: IP_RULE },
+      ]);
+      const lockout = records.find((r) => r.lockedForSeconds > 0);
+      await deps.audit.record(
+        { type: enrolling ? 'factor.enroll' : 'login.totp', outcome: 'failure', reason: lockout ? 'lockout_started' : 'bad_code', subject: accountId, clientId },
+        ctx,
+      );
+      ctx.status = 401;
+      return proceed(ctx, interaction, { error: GENERIC_CODE_ERROR });
+    }
+
+    await deps.limiter.reset([subjects[0]!]);
+    if (enrolling) {
+      await deps.audit.record({ type: 'factor.enroll', outcome: 'success', reason: 'totp_during_step_up', subject: accountId, clientId, details: { factorId: accepted, type: 'totp' } }, ctx);
+      await deps.notify(accountId, 'An authenticator app was added to your account.');
+    } else {
+      await deps.audit.record({ type: 'login.totp', outcome: 'success', subject: accountId, clientId, details: { factorId: accepted } }, ctx);
+    }
+    const event = { factor: 'totp' as const, credentialId: accepted, at: now, amr: [] as string[] };
+    event.amr = amrForEvent(event);
+    const progress = await recordEvent(deps, interaction, accountId, event);
+    if (enrolling) await deps.progress.put(interaction.uid, { ...progress, pendingTotpId: undefined }, interaction.exp - Math.floor(Date.now() / 1000));
+    return nextStep(ctx, interaction);
+  });
+
+  router.post('/interaction/:uid/abort', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) return expired(ctx);
+    return finishWithError(deps, ctx, interaction, 'access_denied', 'the user cancelled the sign-in');
+  });
+
+  return router;
+}

@@ -1,0 +1,148 @@
+import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Audit } from '../audit/audit.js';
+import {
+  evaluate,
+  parseRequirement,
+  type AuthorizationInputs,
+  type ClientAcrSettings,
+  type Decision,
+  type EnrolledFactor,
+  type FactorEvent,
+  type Policy,
+  type Requirement,
+} from '../stepup/index.js';
+import type { SessionEventsStore } from '../store/redis/session-events.js';
+
+/**
+ * The only bridge between oidc-provider and the pure policy in src/stepup/ (SPEC §2).
+ *
+ * oidc-provider never enforces acr_values and compares an essential acr with the session's single acr
+ * by equality, so its own max_age / essential_acr(s) checks are replaced by one check that evaluates
+ * the request against the session's factor events. When the session satisfies the request, the
+ * check writes the per-request answer (acr, amr, auth_time) onto the session so the authorization
+ * code, ID token and refresh token carry exactly that (SPEC §2 rule 2).
+ */
+export const STEPUP_CHECK = 'stepup_required';
+
+/** What an interaction hands to resume, next to `login` (kept server-side in the Interaction record). */
+export interface StepUpResult {
+  events: FactorEvent[];
+  /** when the interaction started: with prompt=login / max_age=0 only its own events count */
+  startedAt: number;
+}
+
+export interface PolicyBridgeDeps {
+  policy: Policy;
+  sessionEvents: SessionEventsStore;
+  enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
+  audit: Audit;
+  now: () => number;
+}
+
+export function requestInputs(params: Record<string, unknown>): AuthorizationInputs {
+  const maxAge = params.max_age === undefined || params.max_age === null ? undefined : Number(params.max_age);
+  return {
+    acrValues: typeof params.acr_values === 'string' ? params.acr_values : undefined,
+    claims: params.claims,
+    maxAge: Number.isFinite(maxAge) ? maxAge : undefined,
+    prompt: typeof params.prompt === 'string' ? params.prompt : undefined,
+  };
+}
+
+export function clientAcrSettings(client: { defaultAcrValues?: string[]; metadata(): Record<string, unknown> } | undefined): ClientAcrSettings {
+  const meta = client?.metadata() ?? {};
+  return {
+    defaultAcrValues: Array.isArray(meta.default_acr_values) ? (meta.default_acr_values as string[]) : undefined,
+    minimumAcr: typeof meta.minimum_acr === 'string' ? meta.minimum_acr : undefined,
+  };
+}
+
+/** The requirement as the interaction must satisfy it; on resume with a fresh-login request only the interaction's events count. */
+export function decide(
+  policy: Policy,
+  requirement: Requirement,
+  events: FactorEvent[],
+  enrolled: EnrolledFactor[],
+  now: number,
+): Decision {
+  return evaluate({ policy, requirement, events, enrolled, now });
+}
+
+export function createStepUpPolicy(deps: PolicyBridgeDeps) {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  // replaced by STEPUP_CHECK (see above); no_session, login_prompt, id_token_hint and claims sub checks stay
+  for (const reason of ['max_age', 'essential_acr', 'essential_acrs']) login.checks.remove(reason);
+
+  login.checks.add(
+    new interactionPolicy.Check(
+      STEPUP_CHECK,
+      'the requested authentication level is not satisfied by the current session',
+      // SPEC §2 rule 7: prompt=none when a prompt would be needed answers login_required
+      'login_required',
+      async (ctx: KoaContextWithOIDC) => {
+        const session = ctx.oidc.session;
+        const params = ctx.oidc.params as Record<string, unknown>;
+        const requirement = parseRequirement(deps.policy, requestInputs(params), clientAcrSettings(ctx.oidc.client as never));
+        // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
+        if (requirement.unmetReason) throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${requirement.unmetReason})`);
+        if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it
+        const now = deps.now();
+        const result = ctx.oidc.result as { login?: unknown; stepup?: StepUpResult } | undefined;
+        const resumed = Boolean(result?.login);
+        const accountId = session.accountId;
+
+        let events = await deps.sessionEvents.get(session.uid, accountId);
+        let effective = requirement;
+        if (resumed) {
+          const fresh = result?.stepup?.events ?? [];
+          if (requirement.freshLogin) {
+            // prompt=login / max_age=0: the interaction itself must have proven every step (rule 6)
+            events = fresh;
+            effective = { ...requirement, freshLogin: false };
+          } else {
+            events = [...events, ...fresh];
+          }
+        }
+        const enrolled = await deps.enrolledFactors(accountId);
+        const decision = decide(deps.policy, effective, events, enrolled, now);
+
+        await deps.audit.record({
+          type: 'stepup.decision',
+          outcome: decision.outcome === 'satisfied' ? 'success' : decision.outcome === 'unmet' ? 'failure' : 'info',
+          reason: decision.reason,
+          subject: accountId,
+          clientId: ctx.oidc.client?.clientId,
+          ip: ctx.ip,
+          userAgent: ctx.get('user-agent'),
+          requestId: ctx.state?.requestId,
+          details: {
+            inputs: requestInputs(params),
+            requested: requirement.requested,
+            held: decision.held,
+            target: decision.outcome === 'step_up' ? decision.target : decision.outcome === 'satisfied' ? decision.acr : undefined,
+            resumed,
+          },
+        });
+
+        if (decision.outcome === 'satisfied') {
+          if (resumed) await deps.sessionEvents.append(session.uid, accountId, result?.stepup?.events ?? []);
+          session.acr = decision.acr;
+          session.amr = decision.amr;
+          session.loginTs = decision.authTime;
+          return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        }
+        if (decision.outcome === 'unmet' || resumed) {
+          // SPEC §2 rule 4: the RP gets unmet_authentication_requirements at its redirect_uri; after an
+          // interaction that still fell short, throwing here (not prompting) is what prevents a loop
+          throw new errors.UnmetAuthenticationRequirements(
+            decision.outcome === 'unmet' ? `requested authentication level cannot be reached (${decision.reason})` : 'the authentication did not reach the requested level',
+          );
+        }
+        return interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+    0,
+  );
+  return policy;
+}

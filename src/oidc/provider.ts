@@ -1,0 +1,179 @@
+import type { Redis } from 'ioredis';
+import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
+import type { Views } from '../http/render.js';
+import type { AccountsRepo } from '../store/accounts.repo.js';
+import type { ClientsRepo } from '../store/clients.repo.js';
+import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
+import { createFindAccount } from './accounts.js';
+import { createClientAdapter } from './client-adapter.js';
+import { createResourceIndicators } from './resources.js';
+import { describeProtocolError } from './errors.js';
+
+/**
+ * oidc-provider configuration (SPEC §5): protocol features on, dev interactions off, PKCE S256 for
+ * every client, acr/amr/auth_time in every ID token and access token. The step-up decisions live in
+ * the interaction policy handed in by the caller (src/oidc/policy.ts bridges to src/stepup/).
+ */
+export const TTL = {
+  AccessToken: 600,
+  AuthorizationCode: 60,
+  ClientCredentials: 600,
+  IdToken: 3600,
+  Interaction: 900,
+  Session: 14 * 24 * 3600,
+  Grant: 30 * 24 * 3600, // >= RefreshToken, or refresh fails once the grant expires
+  RefreshToken: 30 * 24 * 3600,
+  DeviceCode: 600,
+  BackchannelAuthenticationRequest: 600,
+  PushedAuthorizationRequest: 60,
+} as const;
+
+export interface ProviderDeps {
+  issuer: string;
+  redis: Redis;
+  redisKeyPrefix: string;
+  accounts: AccountsRepo;
+  clients: ClientsRepo;
+  jwks: { keys: object[] };
+  cookieKeys: string[];
+  acrValues: string[];
+  /** validates a client's `minimum_acr` (a known level) */
+  isKnownAcr: (acr: string) => boolean;
+  policy: interactionPolicy.Prompt[];
+  views: Views;
+  trustProxy: boolean;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
+  const clientAdapter = createClientAdapter(deps.clients);
+  const adapter = (name: string): Adapter => (name === 'Client' ? clientAdapter : redisAdapters(name));
+
+  const configuration: Configuration = {
+    adapter: adapter as unknown as Configuration['adapter'],
+    findAccount: createFindAccount(deps.accounts),
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    // SPEC §2.8: acr, amr and auth_time in every ID token; oidc-provider drops acr unless acrValues is set
+    acrValues: deps.acrValues,
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      acr: null,
+      amr: null,
+      auth_time: null,
+      sid: null,
+      email: ['email'],
+      profile: ['name'],
+    },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    extraClientMetadata: {
+      properties: ['minimum_acr', 'api_scopes'],
+      validator(_ctx, key, value) {
+        if (key === 'minimum_acr' && value !== undefined && (typeof value !== 'string' || !deps.isKnownAcr(value))) {
+          throw new Error('minimum_acr must be one of the policy levels');
+        }
+        if (key === 'api_scopes' && value !== undefined && typeof value !== 'string') throw new Error('api_scopes must be a string');
+      },
+    },
+    responseTypes: ['code', 'none'],
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      revocation: { enabled: true, allowedPolicy: async () => true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      resourceIndicators: createResourceIndicators(deps.issuer) as unknown as NonNullable<Configuration['features']>['resourceIndicators'],
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = deps.views.render('logout.njk', {
+            title: 'Sign out',
+            form,
+            clientName: (ctx as KoaContextWithOIDC).oidc.client?.clientName,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = deps.views.render('logged-out.njk', {
+            title: 'Signed out',
+            clientName: (ctx as KoaContextWithOIDC).oidc.client?.clientName,
+          });
+        },
+      },
+    },
+    // refresh tokens whenever the client may use them (not only with offline_access), rotated on use
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('openid') || code.scopes.has('offline_access')),
+    rotateRefreshToken: true,
+    interactions: {
+      policy: deps.policy,
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // first-party model: every registered client is trusted, consent is recorded without a prompt
+    async loadExistingGrant(ctx) {
+      const { oidc } = ctx;
+      if (!oidc.client || !oidc.session?.accountId) return undefined;
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId);
+      const grant =
+        (grantId && (await oidc.provider.Grant.find(grantId))) ||
+        new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId });
+      if (grant.accountId !== oidc.session.accountId) return undefined;
+      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+      const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
+      if (claims.length) grant.addOIDCClaims(claims);
+      for (const [resource, server] of Object.entries(oidc.resourceServers ?? {})) {
+        const requested = [...oidc.requestParamScopes].filter((s) => server.scopes.has(s));
+        if (requested.length) grant.addResourceScope(resource, requested.join(' '));
+      }
+      await grant.save();
+      return grant;
+    },
+    // RFC 9470 §6 / SPEC §2.10: access tokens and introspection say how the user authenticated
+    async extraTokenClaims(ctx, token) {
+      if (!(token instanceof ctx.oidc.provider.AccessToken)) return undefined;
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      if (!source) return undefined;
+      return { acr: source.acr, amr: source.amr, auth_time: source.authTime };
+    },
+    clientBasedCORS(ctx, origin, client) {
+      // browsers may call userinfo, and public clients the token endpoint, only from their own origins
+      if (origin === 'null') return false;
+      if (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') {
+        return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
+      }
+      return false;
+    },
+    ttl: { ...TTL },
+    async renderError(ctx, out, error) {
+      const { message, status } = describeProtocolError(out, error);
+      ctx.status = status;
+      ctx.type = 'html';
+      ctx.body = deps.views.render('error.njk', {
+        title: 'Something went wrong',
+        message,
+        code: out.error,
+        requestId: ctx.state?.requestId,
+      });
+    },
+    discovery: {
+      prompt_values_supported: ['none', 'login'],
+    },
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.trustProxy;
+  return provider;
+}

@@ -1,0 +1,54 @@
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+
+/**
+ * Resource indicators (RFC 8707) and JWT access tokens (RFC 9068). The admin API is a resource of the
+ * issuer itself whose only scope is `admin`, reserved for clients registered with that scope. Any other
+ * absolute URL is accepted as an audience; its scopes are the client's registered non-OIDC scopes.
+ */
+export const ACCESS_TOKEN_TTL_SECONDS = 600;
+const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email', 'address', 'phone']);
+
+export const adminApiResource = (issuer: string) => `${issuer}/admin/api`;
+
+type ClientLike = { metadata?: () => Record<string, unknown> };
+
+/** The API scopes a client was registered with (`stepup client create --scope`). */
+function clientScopes(client: ClientLike | undefined): string[] {
+  const scopes = client?.metadata?.().api_scopes;
+  return typeof scopes === 'string' ? scopes.split(' ').filter(Boolean) : [];
+}
+
+export function createResourceIndicators(issuer: string) {
+  return {
+    enabled: true,
+    defaultResource(ctx: KoaContextWithOIDC) {
+      // client credentials without `resource`: an admin client gets a token for the admin API
+      if (ctx.oidc.params?.grant_type === 'client_credentials' && clientScopes(ctx.oidc.client as ClientLike | undefined).includes('admin')) {
+        return adminApiResource(issuer);
+      }
+      return undefined as unknown as string;
+    },
+    useGrantedResource: () => true,
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: ClientLike): Promise<ResourceServer> {
+      const scopes = clientScopes(client).filter((s) => !OIDC_SCOPES.has(s));
+      if (resourceIndicator === adminApiResource(issuer)) {
+        // only clients registered with scope admin may even ask for a token for the admin API
+        if (!scopes.includes('admin')) throw new errors.InvalidTarget('this client may not request tokens for the admin API');
+        return {
+          scope: 'admin',
+          audience: resourceIndicator,
+          accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'ES256' } },
+        };
+      }
+      return {
+        scope: scopes.filter((s) => s !== 'admin').join(' '),
+        audience: resourceIndicator,
+        accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      };
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './db.js';
+
+export interface Account {
+  id: string;
+  email: string;
+  name: string | null;
+  isAdmin: boolean;
+  hasPassword: boolean;
+  disabledAt: Date | null;
+  createdAt: Date;
+}
+
+/** The password hash is deliberately not part of Account: only the password factor reads it. */
+interface AccountRow {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string | null;
+  is_admin: boolean;
+  disabled_at: Date | null;
+  created_at: Date;
+}
+
+const toAccount = (r: AccountRow): Account => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  isAdmin: r.is_admin,
+  hasPassword: r.password_hash !== null,
+  disabledAt: r.disabled_at,
+  createdAt: r.created_at,
+});
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+export class DuplicateEmailError extends Error {}
+
+export function createAccountsRepo(db: Db) {
+  return {
+    async create(input: { email: string; name?: string; passwordHash: string; isAdmin?: boolean }): Promise<Account> {
+      try {
+        const [row] = await db<AccountRow>('accounts')
+          .insert({
+            id: randomUUID(),
+            email: normalizeEmail(input.email),
+            name: input.name ?? null,
+            password_hash: input.passwordHash,
+            is_admin: input.isAdmin ?? false,
+          })
+          .returning('*');
+        return toAccount(row as AccountRow);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new DuplicateEmailError('an account with that email exists');
+        throw err;
+      }
+    },
+    async findById(id: string): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined; // not a uuid: Postgres would reject the cast
+      const row = await db<AccountRow>('accounts').where({ id }).first();
+      return row ? toAccount(row) : undefined;
+    },
+    async findByEmail(email: string): Promise<Account | undefined> {
+      const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
+      return row ? toAccount(row) : undefined;
+    },
+    /** For the password factor only. */
+    async findCredentialsByEmail(email: string): Promise<{ account: Account; passwordHash: string | null } | undefined> {
+      const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
+      return row ? { account: toAccount(row), passwordHash: row.password_hash } : undefined;
+    },
+    async list(): Promise<Account[]> {
+      const rows = await db<AccountRow>('accounts').orderBy('created_at', 'asc');
+      return rows.map(toAccount);
+    },
+    async count(): Promise<number> {
+      const [row] = await db('accounts').count<{ count: string }[]>({ count: '*' });
+      return Number(row?.count ?? 0);
+    },
+  };
+}
+
+export type AccountsRepo = ReturnType<typeof createAccountsRepo>;

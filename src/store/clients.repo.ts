@@ -1,0 +1,82 @@
+import type { Sealer } from '../crypto/encryption.js';
+import type { Db } from './db.js';
+
+export interface ClientRecord {
+  clientId: string;
+  /** plain secret, only in memory (sealed in the database) */
+  clientSecret?: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: string[];
+  scope?: string;
+  defaultAcrValues: string[];
+  minimumAcr?: string;
+  clientName?: string;
+}
+
+interface ClientRow {
+  client_id: string;
+  client_secret_sealed: string | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  scope: string | null;
+  default_acr_values: string[];
+  minimum_acr: string | null;
+  client_name: string | null;
+}
+
+export class DuplicateClientError extends Error {}
+
+// the sealed secret is bound to its client id, so a row's ciphertext cannot be moved to another client
+const secretContext = (clientId: string) => `client_secret:${clientId}`;
+
+export function createClientsRepo(db: Db, sealer: Sealer) {
+  const toRecord = (r: ClientRow): ClientRecord => ({
+    clientId: r.client_id,
+    clientSecret: r.client_secret_sealed ? sealer.open(r.client_secret_sealed, secretContext(r.client_id)) : undefined,
+    redirectUris: r.redirect_uris,
+    postLogoutRedirectUris: r.post_logout_redirect_uris,
+    grantTypes: r.grant_types,
+    scope: r.scope ?? undefined,
+    defaultAcrValues: r.default_acr_values,
+    minimumAcr: r.minimum_acr ?? undefined,
+    clientName: r.client_name ?? undefined,
+  });
+
+  return {
+    async create(c: ClientRecord): Promise<ClientRecord> {
+      try {
+        await db('clients').insert({
+          client_id: c.clientId,
+          client_secret_sealed: c.clientSecret ? sealer.seal(c.clientSecret, secretContext(c.clientId)) : null,
+          redirect_uris: JSON.stringify(c.redirectUris),
+          post_logout_redirect_uris: JSON.stringify(c.postLogoutRedirectUris),
+          grant_types: JSON.stringify(c.grantTypes),
+          scope: c.scope ?? null,
+          default_acr_values: JSON.stringify(c.defaultAcrValues),
+          minimum_acr: c.minimumAcr ?? null,
+          client_name: c.clientName ?? null,
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new DuplicateClientError(`client ${c.clientId} exists`);
+        throw err;
+      }
+      return c;
+    },
+    async find(clientId: string): Promise<ClientRecord | undefined> {
+      const row = await db<ClientRow>('clients').where({ client_id: clientId }).first();
+      return row ? toRecord(row) : undefined;
+    },
+    async list(): Promise<ClientRecord[]> {
+      const rows = await db<ClientRow>('clients').orderBy('created_at', 'asc');
+      return rows.map(toRecord);
+    },
+    async count(): Promise<number> {
+      const [row] = await db('clients').count<{ count: string }[]>({ count: '*' });
+      return Number(row?.count ?? 0);
+    },
+  };
+}
+
+export type ClientsRepo = ReturnType<typeof createClientsRepo>;

@@ -1,0 +1,17 @@
+import { Redis } from 'ioredis';
+import RedisMock from 'ioredis-mock';
+
+/**
+ * REDIS_URL absent: an in-process Redis (ioredis-mock, Lua included) so the embedded default runs
+ * the same code as production; single instance only (SPEC §6).
+ */
+export function createRedis(url: string | undefined): Redis {
+  if (!url) return new (RedisMock as unknown as typeof Redis)();
+  return new Redis(url, {
+    // fail a command fast while Redis is unreachable instead of queueing it forever: callers fail closed
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+}

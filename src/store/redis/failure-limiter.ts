@@ -1,0 +1,101 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Counts failed attempts at guessable inputs (passwords, codes) and locks temporarily (SPEC §3).
+ * Counters live in Redis, so they survive a restarted login, parallel logins and several instances.
+ * Keys are chosen by the caller: per account and factor, and per client IP.
+ */
+export interface LimitRule {
+  /** failures allowed before any lockout */
+  freeAttempts: number;
+  /** first lockout, doubled on each further failure */
+  baseLockSeconds: number;
+  maxLockSeconds: number;
+  /** at this many consecutive failures the subject is locked for hardLockSeconds (NIST: at most 100) */
+  hardCap: number;
+  hardLockSeconds: number;
+  /** the failure count is forgotten this long after the last failure */
+  windowSeconds: number;
+}
+
+export const ACCOUNT_FACTOR_RULE: LimitRule = {
+  freeAttempts: 5,
+  baseLockSeconds: 2,
+  maxLockSeconds: 15 * 60,
+  hardCap: 100, // NIST SP 800-63B rev 4 §3.2.2: no more than 100 consecutive failed attempts
+  hardLockSeconds: 24 * 3600,
+  windowSeconds: 24 * 3600,
+};
+
+export const IP_RULE: LimitRule = {
+  freeAttempts: 30,
+  baseLockSeconds: 60,
+  maxLockSeconds: 15 * 60,
+  hardCap: 1000,
+  hardLockSeconds: 3600,
+  windowSeconds: 15 * 60,
+};
+
+const RECORD_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+local lock = 0
+if n >= tonumber(ARGV[4]) then
+  lock = tonumber(ARGV[5])
+elseif n > tonumber(ARGV[1]) then
+  lock = tonumber(ARGV[2]) * (2 ^ (n - tonumber(ARGV[1]) - 1))
+  if lock > tonumber(ARGV[3]) then lock = tonumber(ARGV[3]) end
+end
+if lock > 0 then redis.call('SET', KEYS[2], '1', 'EX', math.floor(lock)) end
+return {n, math.floor(lock)}
+`;
+
+export interface LimitStatus {
+  locked: boolean;
+  retryAfterSeconds: number;
+}
+
+export interface FailureRecord {
+  subject: string;
+  failures: number;
+  lockedForSeconds: number;
+}
+
+export function createFailureLimiter(redis: Redis, prefix: string) {
+  const counterKey = (subject: string) => `${prefix}fail:${subject}`;
+  const lockKey = (subject: string) => `${prefix}lock:${subject}`;
+
+  return {
+    /** Rejects before the guess is even checked, so a locked subject learns nothing from trying. */
+    async status(subjects: string[]): Promise<LimitStatus> {
+      const ttls = await Promise.all(subjects.map((s) => redis.pttl(lockKey(s))));
+      const longest = Math.max(0, ...ttls);
+      return { locked: longest > 0, retryAfterSeconds: Math.ceil(longest / 1000) };
+    },
+    async recordFailure(entries: Array<{ subject: string; rule: LimitRule }>): Promise<FailureRecord[]> {
+      return Promise.all(
+        entries.map(async ({ subject, rule }) => {
+          const [failures, lock] = (await redis.eval(
+            RECORD_FAILURE,
+            2,
+            counterKey(subject),
+            lockKey(subject),
+            rule.freeAttempts,
+            rule.baseLockSeconds,
+            rule.maxLockSeconds,
+            rule.hardCap,
+            rule.hardLockSeconds,
+            rule.windowSeconds,
+          )) as [number, number];
+          return { subject, failures, lockedForSeconds: lock };
+        }),
+      );
+    },
+    /** A success ends the run of consecutive failures for that subject. */
+    async reset(subjects: string[]): Promise<void> {
+      if (subjects.length) await redis.del(...subjects.map(counterKey));
+    },
+  };
+}
+
+export type FailureLimiter = ReturnType<typeof createFailureLimiter>;

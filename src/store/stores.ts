@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import { createAudit, type Audit } from '../audit/audit.js';
+import type { Config } from '../config/env.js';
+import { createSealer } from '../crypto/encryption.js';
+import type { Logger } from '../ops/logger.js';
+import { createAccountsRepo, type AccountsRepo } from './accounts.repo.js';
+import { createAuditRepo } from './audit.repo.js';
+import { createClientsRepo, type ClientsRepo } from './clients.repo.js';
+import { createDb, migrateLatest, type Db } from './db.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { createFactorsRepo, type FactorsRepo } from './factors.repo.js';
+import { createRedis } from './redis/client.js';
+import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
+
+export interface Stores {
+  db: Db;
+  redis: Redis;
+  accounts: AccountsRepo;
+  clients: ClientsRepo;
+  signingKeys: SigningKeysRepo;
+  factors: FactorsRepo;
+  audit: Audit;
+  embedded?: EmbeddedPostgres;
+  close(): Promise<void>;
+}
+
+/** Opens Postgres (or the embedded one) and Redis (or the in-process one), and migrates. Used by the server and the CLI. */
+export async function openStores(config: Config, logger: Logger, schema?: string): Promise<Stores> {
+  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
+  const db = createDb({ url: config.databaseUrl ?? embedded!.url, schema, poolMax: embedded ? 4 : 10 });
+  try {
+    await migrateLatest(db, schema);
+  } catch (err) {
+    await db.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  const redis = createRedis(config.redisUrl);
+  redis.on?.('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error'));
+  const sealer = createSealer(config.encryptionKey);
+  const auditRepo = createAuditRepo(db);
+  return {
+    db,
+    redis,
+    embedded,
+    accounts: createAccountsRepo(db),
+    clients: createClientsRepo(db, sealer),
+    signingKeys: createSigningKeysRepo(db, sealer),
+    factors: createFactorsRepo(db, sealer),
+    audit: createAudit(auditRepo, logger),
+    async close() {
+      redis.disconnect();
+      await db.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+

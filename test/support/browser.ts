@@ -1,0 +1,95 @@
+/**
+ * A minimal browser over fetch: a cookie jar that respects cookie paths, manual redirects, and form
+ * posts with the page's hidden fields (CSRF token) — what a real browser sends, no shortcuts.
+ */
+interface StoredCookie {
+  name: string;
+  value: string;
+  path: string;
+}
+
+export interface Page {
+  url: string;
+  status: number;
+  html: string;
+  headers: Headers;
+}
+
+export class Browser {
+  private cookies = new Map<string, StoredCookie>();
+  constructor(private readonly origin: string) {}
+
+  cookieHeader(url: URL): string {
+    return [...this.cookies.values()]
+      .filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/')
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
+  }
+
+  cookie(name: string): string | undefined {
+    for (const c of this.cookies.values()) if (c.name === name) return c.value;
+    return undefined;
+  }
+
+  clearCookies(): void {
+    this.cookies.clear();
+  }
+
+  private store(res: Response): void {
+    for (const raw of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = raw.split(';').map((s) => s.trim());
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      const path = attrs.find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
+      const expired = attrs.some((a) => /^expires=thu, 01 jan 1970/i.test(a)) || attrs.some((a) => /^max-age=0$/i.test(a));
+      const key = `${name};${path}`;
+      if (expired || value === '') this.cookies.delete(key);
+      else this.cookies.set(key, { name, value, path });
+    }
+  }
+
+  /** One request, no redirect following. */
+  async request(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
+    const target = new URL(url, this.origin);
+    const headers: Record<string, string> = { cookie: this.cookieHeader(target), accept: 'text/html' };
+    if (init.body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await fetch(target, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' });
+    this.store(res);
+    return { url: target.toString(), status: res.status, html: await res.text(), headers: res.headers };
+  }
+
+  /** Follows redirects within the issuer; stops at the first redirect that leaves it (the RP callback). */
+  async follow(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
+    let page = await this.request(url, init);
+    for (let hops = 0; hops < 20 && page.status >= 300 && page.status < 400; hops++) {
+      const location = new URL(page.headers.get('location')!, page.url);
+      if (location.origin !== this.origin) return { ...page, url: location.toString() };
+      page = await this.request(location.toString());
+    }
+    return page;
+  }
+
+  /** Submits the form whose action contains `actionPart`, with its hidden fields plus `fields`. */
+  async submit(page: Page, actionPart: string, fields: Record<string, string> = {}): Promise<Page> {
+    const form = findForm(page.html, actionPart);
+    const body = new URLSearchParams({ ...form.hidden, ...fields });
+    return this.follow(new URL(form.action, page.url).toString(), { method: 'POST', body });
+  }
+}
+
+export function findForm(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
+  const forms = [...html.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
+  const match = forms.find((m) => m[1]!.includes(actionPart));
+  if (!match) throw new Error(`no form with action containing ${actionPart} in:\n${html.slice(0, 2000)}`);
+  const hidden: Record<string, string> = {};
+  for (const input of match[2]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+    const name = /name="([^"]*)"/.exec(input[0])?.[1];
+    const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
+    if (name) hidden[name] = decodeEntities(value);
+  }
+  return { action: decodeEntities(match[1]!), hidden };
+}
+
+export const decodeEntities = (s: string) =>
+  s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
