@@ -340,3 +340,60 @@ describe('enrollment during step-up (SPEC §4 selfEnrollment)', () => {
     expect(await server.app.stores.factors.listForAccount(user.id)).toEqual([]);
   });
 });
+
+describe('selfEnrollment off (POLICY_FILE)', () => {
+  const iso2 = newIsolation();
+  let strictServer: RunningServer;
+  let strictConfig: oidc.Configuration;
+  const policyFile = `/tmp/stepup-policy-${iso2.schema}.json`;
+
+  beforeAll(async () => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        levels: [
+          { acr: 'aal1', step: 'primary', maxAge: 2592000 },
+          { acr: 'aal2', step: 'second_factor', maxAge: 43200 },
+          { acr: 'phr', step: 'phishing_resistant', maxAge: 43200 },
+          { acr: 'phrh', step: 'device_bound', maxAge: 43200 },
+        ],
+        selfEnrollment: false,
+      }),
+    );
+    strictServer = await startServer(iso2, { POLICY_FILE: policyFile });
+    const client = await createConfidentialClient(strictServer.app);
+    strictConfig = await discover(strictServer.issuer, client.clientId, client.clientSecret);
+  });
+  afterAll(async () => {
+    await strictServer?.close();
+    await dropIsolation(iso2);
+  });
+
+  it('a password-only user asked for aal2 gets unmet_authentication_requirements', async () => {
+    const user = await createUser(strictServer.app);
+    const browser = new Browser(strictServer.issuer);
+    const started = await startAuthorization(strictConfig, { acr_values: 'aal2' });
+    const loginPage = await browser.follow(started.url.toString());
+    const after = await browser.submit(loginPage, '/password', { email: user.email, password: user.password });
+    expect(isCallback(after)).toBe(true);
+    const params = new URL(after.url).searchParams;
+    expect(params.get('error')).toBe('unmet_authentication_requirements');
+    expect(params.get('state')).toBe(started.state);
+    expect(params.get('iss')).toBe(strictServer.issuer);
+  });
+});
+
+describe('every decision is audited (SPEC §2)', () => {
+  it('records inputs, held levels, target and outcome', async () => {
+    const { user, totp } = await userWithTotp();
+    const { browser } = await passwordSession(user.email, user.password);
+    const a = await authorize(browser, { acr_values: 'aal2' });
+    await finish(config, a.started, (await code(browser, a.page, await totp.code())).url);
+    const decisions = await server.app.stores.audit.list({ subject: user.id, type: 'stepup.decision' });
+    const stepUp = decisions.find((d) => d.outcome === 'info');
+    expect(stepUp).toMatchObject({ reason: 'level_not_held', clientId: rp.clientId, details: { requested: ['aal2'], held: ['aal1'], target: 'aal2' } });
+    const satisfied = decisions.find((d) => d.outcome === 'success' && (d.details as { resumed?: boolean }).resumed);
+    expect(satisfied).toMatchObject({ reason: 'already_held', details: { held: ['aal1', 'aal2'], target: 'aal2' } });
+  });
+});
