@@ -1,0 +1,86 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { REDACTED_PATHS } from '../src/ops/logger.js';
+import { Browser } from './support/browser.js';
+import { dropIsolation, newIsolation } from './support/env.js';
+import { createConfidentialClient, createUser, discover, passwordLogin, startAuthorization } from './support/rp.js';
+import { startServer, type RunningServer } from './support/server.js';
+
+/** Operations (SPEC §5): health, readiness, logs without secrets, cookie flags. */
+const iso = newIsolation();
+let server: RunningServer;
+let redisDown: RunningServer;
+
+beforeAll(async () => {
+  server = await startServer(iso);
+  // the same stores, but Redis pointed at a closed port: readiness must say so, liveness must not care
+  redisDown = await startServer(iso, { REDIS_URL: 'redis://127.0.0.1:1' });
+});
+afterAll(async () => {
+  await server?.close();
+  await redisDown?.close();
+  await dropIsolation(iso);
+});
+
+describe('health and readiness', () => {
+  it('/healthz and /readyz answer 200 with both stores up', async () => {
+    expect((await fetch(`${server.issuer}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.issuer}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ checks: { postgres: 'ok', redis: 'ok' } });
+  });
+
+  it('/readyz is 503 with Retry-After when Redis is down, while /healthz stays up', async () => {
+    expect((await fetch(`${redisDown.issuer}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${redisDown.issuer}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toBeTruthy();
+    expect(await ready.json()).toMatchObject({ checks: { postgres: 'ok', redis: 'down' } });
+  });
+
+  it('a sign-in page needing Redis fails closed with a readable page, no stack trace', async () => {
+    const client = await createConfidentialClient(redisDown.app);
+    const config = await discover(redisDown.issuer, client.clientId, client.clientSecret);
+    const res = await fetch((await startAuthorization(config)).url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const body = await res.text();
+    expect(body).not.toMatch(/at .+\.(js|ts):\d+/);
+    expect(body).not.toContain('ECONNREFUSED');
+  });
+});
+
+describe('logs', () => {
+  it('redact passwords, secrets, codes, tokens, cookies and authorization headers', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
+    const log = pino({ redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
+    log.info({ password: 'S3CRET-1', body: { password: 'S3CRET-2', client_secret: 'S3CRET-3', code: 'S3CRET-4', token: 'S3CRET-5' }, req: { headers: { authorization: 'Basic S3CRET-6', cookie: '_session=S3CRET-7' } } });
+    const out = lines.join('');
+    expect(out).not.toContain('S3CRET');
+    expect(out).toContain('[redacted]');
+  });
+
+  it('every response carries a request id, and a given one is echoed', async () => {
+    const res = await fetch(`${server.issuer}/healthz`, { headers: { 'x-request-id': 'req-12345678' } });
+    expect(res.headers.get('x-request-id')).toBe('req-12345678');
+    expect((await fetch(`${server.issuer}/healthz`)).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('cookies', () => {
+  it('session and interaction cookies are HttpOnly and SameSite=Lax', async () => {
+    const user = await createUser(server.app);
+    const client = await createConfidentialClient(server.app);
+    const config = await discover(server.issuer, client.clientId, client.clientSecret);
+    const started = await startAuthorization(config);
+    const res = await fetch(started.url, { redirect: 'manual' });
+    const cookies = res.headers.getSetCookie();
+    const interaction = cookies.find((c) => c.startsWith('_interaction='))!;
+    expect(interaction).toMatch(/httponly/i);
+    expect(interaction).toMatch(/samesite=lax/i);
+    const browser = new Browser(server.issuer);
+    await passwordLogin(browser, await startAuthorization(config), user.email, user.password);
+    expect(browser.cookie('_session')).toBeDefined();
+  });
+});
