@@ -142,6 +142,16 @@ describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
       const callback = await browser.submit(loginPage, '/password', { email: 'demo@example.com', password });
       const tokens = await oidc.authorizationCodeGrant(config, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: 'demo-state' });
       expect(tokens.claims()!.acr).toBe('aal1');
+
+      // the CLI works next to the running server (through its embedded Postgres socket)
+      const env = { ISSUER: issuer, DATA_DIR: dataDir };
+      const created = await runCli(['client', 'create', '--id', 'side-app', '--secret', 'x'.repeat(40), '--redirect-uri', 'http://rp.localhost/callback'], env);
+      expect(created.code).toBe(0);
+      expect((await runCli(['user', 'list'], env)).stdout).toContain('demo@example.com');
+      const side = await oidc.discovery(new URL(issuer), 'side-app', 'x'.repeat(40), undefined, { execute: [oidc.allowInsecureRequests] });
+      const sideStart = await startAuthorization(side);
+      const sideLogin = await new Browser(issuer).follow(sideStart.url.toString());
+      expect(sideLogin.html).toContain('autocomplete="current-password"');
     } finally {
       expect(await server.stop()).toBe(0);
       rmSync(dataDir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { demoInstructions, ensureDemo } from '../ops/demo.js';
 import { DuplicateEmailError } from '../store/accounts.repo.js';
 import { DuplicateClientError } from '../store/clients.repo.js';
 import { openStores, type Stores } from '../store/stores.js';
-import { acquireDataDirLock } from './data-dir-lock.js';
+import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
 
 /** `stepup` (SPEC §7). Bad input: a one-line reason on stderr and a non-zero exit. */
 export class UsageError extends Error {}
@@ -59,16 +59,19 @@ function validUrl(value: string, what: string): string {
 }
 
 async function withStores<T>(config: Config, fn: (stores: Stores) => Promise<T>): Promise<T> {
-  const release = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
+  // next to a running embedded-default server, go through its Postgres socket instead of opening the files
+  const viaServer = config.databaseUrl ? undefined : runningEmbeddedUrl(config.dataDir);
+  const effective = viaServer ? { ...config, databaseUrl: viaServer } : config;
+  const lock = effective.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
   try {
-    const stores = await openStores(config, createLogger('silent'));
+    const stores = await openStores(effective, createLogger('silent'));
     try {
       return await fn(stores);
     } finally {
       await stores.close();
     }
   } finally {
-    release?.();
+    lock?.release();
   }
 }
 
@@ -182,10 +185,11 @@ function clientJson(c: { clientId: string; clientSecret?: string; clientName?: s
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function serve(config: Config): Promise<number> {
-  const release = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
+  const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
   // loaded only to serve: the protocol stack is not needed (nor its start-up notices) for the other commands
   const { createApp } = await import('../app.js');
   const app = await createApp(config);
+  if (lock && app.stores.embedded) lock.publishUrl(app.stores.embedded.url);
   const server: Server = createServer(app.callback);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, resolve));
@@ -204,7 +208,7 @@ async function serve(config: Config): Promise<number> {
       server.close(async () => {
         clearTimeout(force);
         await app.close();
-        release?.();
+        lock?.release();
         app.logger.info('stopped');
         resolve(0);
       });
