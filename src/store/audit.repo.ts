@@ -18,20 +18,26 @@ export interface StoredAuditEvent extends AuditEvent {
   at: Date;
 }
 
+/** Postgres text and jsonb cannot hold NUL; attacker-chosen inputs are also cut to a bounded size. */
+const MAX_FIELD = 512;
+const clean = (v: string | undefined) => (v === undefined ? null : v.replace(/\u0000/g, '').slice(0, MAX_FIELD));
+const cleanDetails = (details: Record<string, unknown> | undefined) =>
+  JSON.stringify(details ?? {}, (_key, value: unknown) => (typeof value === 'string' ? value.replace(/\u0000/g, '').slice(0, MAX_FIELD) : value));
+
 export function createAuditRepo(db: Db) {
   return {
     async append(e: AuditEvent): Promise<void> {
       await db('audit_events').insert({
         type: e.type,
         outcome: e.outcome,
-        reason: e.reason ?? null,
-        actor: e.actor ?? null,
-        subject: e.subject ?? null,
-        client_id: e.clientId ?? null,
-        ip: e.ip ?? null,
-        user_agent: e.userAgent?.slice(0, 512) ?? null,
-        request_id: e.requestId ?? null,
-        details: JSON.stringify(e.details ?? {}),
+        reason: clean(e.reason),
+        actor: clean(e.actor),
+        subject: clean(e.subject),
+        client_id: clean(e.clientId),
+        ip: clean(e.ip),
+        user_agent: clean(e.userAgent),
+        request_id: clean(e.requestId),
+        details: cleanDetails(e.details),
       });
     },
     async list(filter: { subject?: string; type?: string; limit?: number } = {}): Promise<StoredAuditEvent[]> {
