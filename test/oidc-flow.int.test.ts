@@ -271,6 +271,24 @@ describe('redirect URIs must match exactly', () => {
   });
 });
 
+describe('introspection and revocation are limited to the client the token was issued to', () => {
+  it('another client cannot introspect or revoke a user token', async () => {
+    const { tokens } = await signIn();
+    const other = await createConfidentialClient(server.app);
+    const otherConfig = await discover(server.issuer, other.clientId, other.clientSecret);
+    expect(await oidc.tokenIntrospection(otherConfig, tokens.access_token)).toMatchObject({ active: false });
+    await oidc.tokenRevocation(otherConfig, tokens.access_token); // RFC 7009: answered 200 but not revoked
+    expect(await oidc.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true });
+  });
+
+  it('an admin API client (resource server) may introspect any token', async () => {
+    const { tokens } = await signIn();
+    const admin = await createConfidentialClient(server.app, { grantTypes: ['client_credentials'], redirectUris: [], scope: 'admin' });
+    const adminConfig = await discover(server.issuer, admin.clientId, admin.clientSecret);
+    expect(await oidc.tokenIntrospection(adminConfig, tokens.access_token)).toMatchObject({ active: true, sub: user.id, acr: 'aal1' });
+  });
+});
+
 describe('client credentials and logout', () => {
   it('issues an admin API token to a service client with scope admin', async () => {
     const service = await createConfidentialClient(server.app, { grantTypes: ['client_credentials'], redirectUris: [], scope: 'admin' });

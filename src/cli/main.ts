@@ -121,7 +121,9 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
     const id = v.id as string | undefined;
     if (!id || !/^[A-Za-z0-9._~-]{1,128}$/.test(id)) throw new UsageError('--id is required (letters, digits, . _ ~ -; at most 128)');
     const secret = v.secret as string | undefined;
-    if (secret !== undefined && secret.length < 32) throw new UsageError('--secret must be at least 32 characters');
+    if (secret !== undefined && secret.length === 0) throw new UsageError('--secret must not be empty');
+    // client_secret_jwt (HS256) needs 256 bits; a shorter secret works for basic/post but is guessable
+    if (secret !== undefined && secret.length < 32) console.error('stepup: warning: --secret is shorter than 32 characters; use e.g. $(openssl rand -hex 32)');
     const grantTypes = ((v['grant-type'] as string[] | undefined) ?? ['authorization_code', 'refresh_token']).flatMap((g) => g.split(','));
     for (const g of grantTypes) if (!GRANT_TYPES.includes(g as (typeof GRANT_TYPES)[number])) throw new UsageError(`unsupported --grant-type ${g} (one of ${GRANT_TYPES.join(', ')})`);
     const redirectUris = ((v['redirect-uri'] as string[] | undefined) ?? []).map((u) => validUrl(u, '--redirect-uri'));

@@ -14,6 +14,8 @@ import { describeProtocolError } from './errors.js';
  * every client, acr/amr/auth_time in every ID token and access token. The step-up decisions live in
  * the interaction policy handed in by the caller (src/oidc/policy.ts bridges to src/stepup/).
  */
+const apiScopesOf = (client: { metadata(): Record<string, unknown> }) => String(client.metadata().api_scopes ?? '').split(' ');
+
 export const TTL = {
   AccessToken: 600,
   AuthorizationCode: 60,
@@ -90,8 +92,13 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: async () => true },
-      revocation: { enabled: true, allowedPolicy: async () => true },
+      // a client may introspect and revoke only tokens issued to it (RFC 7009 §2.1); admin API clients
+      // (resource servers run by the operator) may introspect any token
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || apiScopesOf(client).includes('admin'),
+      },
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       resourceIndicators: createResourceIndicators(deps.issuer) as unknown as NonNullable<Configuration['features']>['resourceIndicators'],
