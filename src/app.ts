@@ -8,6 +8,7 @@ import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createStaticRouter } from './http/static.routes.js';
 import { loadPolicy } from './config/policy-file.js';
+import { createAttemptGuard } from './interactions/attempts.js';
 import { createProgressStore } from './interactions/progress.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createStepUpPolicy } from './oidc/policy.js';
@@ -94,7 +95,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     csrf,
     accounts: stores.accounts,
     factors: stores.factors,
-    limiter,
+    attempts: createAttemptGuard(limiter, stores.audit),
     progress,
     sessionEvents,
     enrolledFactors,

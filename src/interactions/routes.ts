@@ -10,7 +10,7 @@ import type { Views } from '../http/render.js';
 import { amrForEvent } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
-import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redis/failure-limiter.js';
+import { lockedMessage, type AttemptGuard } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 
 /**
@@ -24,7 +24,7 @@ export interface InteractionDeps extends FlowDeps {
   csrf: Csrf;
   accounts: AccountsRepo;
   factors: FactorsRepo;
-  limiter: FailureLimiter;
+  attempts: AttemptGuard;
   audit: Audit;
   issuerName: string;
   notify: (accountId: string, message: string) => Promise<void>;
@@ -161,44 +161,27 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const known = state.accountId ? await deps.accounts.findById(state.accountId) : undefined;
     const email = known?.email ?? (typeof body.email === 'string' ? body.email.slice(0, MAX_EMAIL_LENGTH) : '');
     const password = typeof body.password === 'string' ? body.password : '';
-    const account = `pwd:acct:${hashSubject(email.trim().toLowerCase())}`;
-    const ip = `ip:${ctx.ip}`;
+    const subjects = { account: `pwd:acct:${hashSubject(email.trim().toLowerCase())}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    const limit = await deps.limiter.status([account, ip]);
-    if (limit.locked) {
+    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.password', subject: known?.id, clientId });
+    if (lockedFor !== undefined) {
       ctx.status = 429;
-      ctx.set('Retry-After', String(limit.retryAfterSeconds));
-      await deps.audit.record({ type: 'login.password', outcome: 'failure', reason: 'locked_out', subject: known?.id, clientId }, ctx);
-      return proceed(ctx, interaction, { email, error: `Too many attempts. Try again in ${Math.max(1, Math.ceil(limit.retryAfterSeconds / 60))} minute(s).` });
+      ctx.set('Retry-After', String(lockedFor));
+      return proceed(ctx, interaction, { email, error: lockedMessage(lockedFor) });
     }
 
     const found = email ? await deps.accounts.findCredentialsByEmail(email) : undefined;
     const usable = found && !found.account.disabledAt ? found : undefined;
     const ok = await verifyPassword(usable?.passwordHash, password);
     if (!ok || !usable) {
-      const records = await deps.limiter.recordFailure([
-        { subject: account, rule: ACCOUNT_FACTOR_RULE },
-        { subject: ip, rule: IP_RULE },
-      ]);
-      const lockout = records.find((r) => r.lockedForSeconds > 0);
-      await deps.audit.record(
-        {
-          type: 'login.password',
-          outcome: 'failure',
-          reason: lockout ? 'lockout_started' : 'bad_credentials',
-          subject: found?.account.id,
-          clientId,
-          details: lockout ? { lockedForSeconds: lockout.lockedForSeconds, failures: lockout.failures } : undefined,
-        },
-        ctx,
-      );
+      await deps.attempts.failed(ctx, subjects, { type: 'login.password', reason: 'bad_credentials', subject: found?.account.id, clientId });
       ctx.status = 401;
       if (known) return proceed(ctx, interaction, { error: GENERIC_LOGIN_ERROR });
       return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email, clientName: await clientName(interaction), error: GENERIC_LOGIN_ERROR });
     }
 
-    await deps.limiter.reset([account]);
+    await deps.attempts.succeeded(subjects);
     await deps.audit.record({ type: 'login.password', outcome: 'success', subject: usable.account.id, clientId }, ctx);
     const event = { factor: 'password' as const, at: deps.now(), amr: [] as string[] };
     event.amr = amrForEvent(event);
@@ -214,15 +197,14 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const accountId = state.accountId;
     const code = typeof (ctx.request.body as Record<string, unknown>).code === 'string' ? String((ctx.request.body as Record<string, unknown>).code).slice(0, 32) : '';
     const enrolling = (ctx.request.body as Record<string, unknown>).enroll === '1';
-    const subjects = [`totp:acct:${accountId}`, `ip:${ctx.ip}`];
+    const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    const limit = await deps.limiter.status(subjects);
-    if (limit.locked) {
+    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.totp', subject: accountId, clientId });
+    if (lockedFor !== undefined) {
       ctx.status = 429;
-      ctx.set('Retry-After', String(limit.retryAfterSeconds));
-      await deps.audit.record({ type: 'login.totp', outcome: 'failure', reason: 'locked_out', subject: accountId, clientId }, ctx);
-      return proceed(ctx, interaction, { error: `Too many attempts. Try again in ${Math.max(1, Math.ceil(limit.retryAfterSeconds / 60))} minute(s).` });
+      ctx.set('Retry-After', String(lockedFor));
+      return proceed(ctx, interaction, { error: lockedMessage(lockedFor) });
     }
 
     const now = deps.now();
@@ -244,20 +226,12 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
 
     if (!accepted) {
-      const records = await deps.limiter.recordFailure([
-        { subject: subjects[0]!, rule: ACCOUNT_FACTOR_RULE },
-        { subject: subjects[1]!, rule: IP_RULE },
-      ]);
-      const lockout = records.find((r) => r.lockedForSeconds > 0);
-      await deps.audit.record(
-        { type: enrolling ? 'factor.enroll' : 'login.totp', outcome: 'failure', reason: lockout ? 'lockout_started' : 'bad_code', subject: accountId, clientId },
-        ctx,
-      );
+      await deps.attempts.failed(ctx, subjects, { type: enrolling ? 'factor.enroll' : 'login.totp', reason: 'bad_code', subject: accountId, clientId });
       ctx.status = 401;
       return proceed(ctx, interaction, { error: GENERIC_CODE_ERROR });
     }
 
-    await deps.limiter.reset([subjects[0]!]);
+    await deps.attempts.succeeded(subjects);
     if (enrolling) {
       await deps.audit.record({ type: 'factor.enroll', outcome: 'success', reason: 'totp_during_step_up', subject: accountId, clientId, details: { factorId: accepted, type: 'totp' } }, ctx);
       await deps.notify(accountId, 'An authenticator app was added to your account.');

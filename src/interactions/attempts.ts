@@ -1,0 +1,55 @@
+import type { Context } from 'koa';
+import type { Audit } from '../audit/audit.js';
+import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redis/failure-limiter.js';
+
+/**
+ * One guard for every guessable input (SPEC §3): refuse while locked (before the guess is checked),
+ * count a failure per account+factor and per IP, audit lockouts, and end the run on success.
+ * Redis errors propagate: a limiter that cannot answer fails closed (503), never open.
+ */
+export interface AttemptSubjects {
+  /** e.g. `totp:acct:<accountId>`; for passwords a hash of the typed email, so unknown emails are limited alike */
+  account: string;
+  ip: string;
+}
+
+export interface AttemptAudit {
+  type: string;
+  subject?: string;
+  clientId?: string;
+}
+
+export function createAttemptGuard(limiter: FailureLimiter, audit: Audit) {
+  return {
+    /** Seconds to wait when locked; undefined when the attempt may go ahead. */
+    async lockedFor(ctx: Context, subjects: AttemptSubjects, what: AttemptAudit): Promise<number | undefined> {
+      const status = await limiter.status([subjects.account, subjects.ip]);
+      if (!status.locked) return undefined;
+      await audit.record({ ...what, outcome: 'failure', reason: 'locked_out' }, ctx);
+      return status.retryAfterSeconds;
+    },
+    async failed(ctx: Context, subjects: AttemptSubjects, what: AttemptAudit & { reason: string }): Promise<void> {
+      const records = await limiter.recordFailure([
+        { subject: subjects.account, rule: ACCOUNT_FACTOR_RULE },
+        { subject: subjects.ip, rule: IP_RULE },
+      ]);
+      const lockout = records.find((r) => r.lockedForSeconds > 0);
+      await audit.record(
+        {
+          ...what,
+          outcome: 'failure',
+          reason: lockout ? 'lockout_started' : what.reason,
+          details: lockout ? { lockedForSeconds: lockout.lockedForSeconds, failures: lockout.failures } : undefined,
+        },
+        ctx,
+      );
+    },
+    async succeeded(subjects: AttemptSubjects): Promise<void> {
+      await limiter.reset([subjects.account]);
+    },
+  };
+}
+
+export type AttemptGuard = ReturnType<typeof createAttemptGuard>;
+
+export const lockedMessage = (seconds: number) => `Too many attempts. Try again in ${Math.max(1, Math.ceil(seconds / 60))} minute(s).`;
