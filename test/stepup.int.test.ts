@@ -327,6 +327,10 @@ describe('enrollment during step-up (SPEC §4 selfEnrollment)', () => {
     expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
     const factors = await server.app.stores.factors.listForAccount(user.id);
     expect(factors.map((f) => f.type)).toEqual(['totp']);
+    // the secret is sealed at rest (SPEC §3), never stored in clear
+    const [row] = (await server.app.stores.db('factors').where({ account_id: user.id }).select('secret_sealed')) as Array<{ secret_sealed: string }>;
+    expect(row!.secret_sealed).toMatch(/^v1\./);
+    expect(row!.secret_sealed).not.toContain(manualKey);
     const audit = await server.app.stores.audit.list({ subject: user.id, type: 'factor.enroll' });
     expect(audit[0]).toMatchObject({ outcome: 'success' });
   });
