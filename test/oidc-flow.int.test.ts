@@ -316,3 +316,15 @@ describe('client credentials and logout', () => {
     expect(again.html).toContain('autocomplete="current-password"');
   });
 });
+
+describe('prompt=consent and offline_access', () => {
+  it('records consent for a first-party client without a dead end, and issues a refresh token', async () => {
+    const { browser } = await signIn();
+    const started = await startAuthorization(config, { prompt: 'consent', scope: 'openid offline_access email' });
+    const page = await browser.follow(started.url.toString());
+    expect(isCallback(page)).toBe(true);
+    const tokens = await finish(config, started, page.url);
+    expect(tokens.refresh_token).toBeDefined();
+    expect(tokens.scope?.split(' ')).toEqual(expect.arrayContaining(['openid', 'offline_access', 'email']));
+  });
+});

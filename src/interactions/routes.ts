@@ -147,9 +147,33 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     ctx.redirect(`/interaction/${interaction.uid}`);
   };
 
+  /**
+   * The consent prompt (prompt=consent, e.g. with offline_access). Every registered client is first-party,
+   * so consent is recorded without a page and audited; a per-client consent screen is not built yet.
+   */
+  const recordConsent = async (ctx: Context, interaction: InteractionDetails) => {
+    const { details } = interaction.prompt as { details: { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> } };
+    const accountId = interaction.session?.accountId;
+    const clientId = String(interaction.params.client_id);
+    if (!accountId) return expired(ctx);
+    const existing = interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined;
+    const grant = existing ?? new provider.Grant({ accountId, clientId });
+    if (details.missingOIDCScope?.length) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims?.length) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    const grantId = await grant.save();
+    await deps.audit.record({ type: 'consent.recorded', outcome: 'success', subject: accountId, clientId, details: { scopes: details.missingOIDCScope ?? [] } }, ctx);
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: existing ? {} : { grantId } }, { mergeWithLastSubmission: true });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  };
+
   router.get('/interaction/:uid', async (ctx) => {
-    const interaction = await loadInteraction(ctx);
-    if (interaction) await proceed(ctx, interaction);
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) return expired(ctx);
+    if (interaction.prompt.name === 'consent') return recordConsent(ctx, interaction);
+    if (interaction.prompt.name !== 'login') return expired(ctx);
+    await proceed(ctx, interaction);
   });
 
   router.post('/interaction/:uid/password', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
