@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { clientAcrSettings, decide, requestInputs, type StepUpResult } from '../oidc/policy.js';
-import { parseRequirement, type Decision, type EnrolledFactor, type Policy, type Requirement } from '../stepup/index.js';
+import { clientAcrSettings, requestInputs, type StepUpResult } from '../oidc/policy.js';
+import { evaluate, parseRequirement, type Decision, type EnrolledFactor, type Policy, type Requirement } from '../stepup/index.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
 import type { InteractionProgress, ProgressStore } from './progress.js';
 
@@ -47,7 +47,7 @@ export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetail
   const events = [...sessionEvents, ...fresh];
   const effective = requirement.freshLogin && fresh.length > 0 ? { ...requirement, freshLogin: false } : requirement;
   const enrolled = await deps.enrolledFactors(accountId);
-  const decision = decide(deps.policy, effective, events, enrolled, deps.now());
+  const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now: deps.now() });
   return { interaction, accountId, progress, requirement, events, decision };
 }
 

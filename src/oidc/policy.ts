@@ -5,11 +5,9 @@ import {
   parseRequirement,
   type AuthorizationInputs,
   type ClientAcrSettings,
-  type Decision,
   type EnrolledFactor,
   type FactorEvent,
   type Policy,
-  type Requirement,
 } from '../stepup/index.js';
 import type { SessionEventsStore } from '../store/redis/session-events.js';
 
@@ -57,17 +55,6 @@ export function clientAcrSettings(client: { defaultAcrValues?: string[]; metadat
   };
 }
 
-/** The requirement as the interaction must satisfy it; on resume with a fresh-login request only the interaction's events count. */
-export function decide(
-  policy: Policy,
-  requirement: Requirement,
-  events: FactorEvent[],
-  enrolled: EnrolledFactor[],
-  now: number,
-): Decision {
-  return evaluate({ policy, requirement, events, enrolled, now });
-}
-
 export function createStepUpPolicy(deps: PolicyBridgeDeps) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
@@ -105,7 +92,7 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
           }
         }
         const enrolled = await deps.enrolledFactors(accountId);
-        const decision = decide(deps.policy, effective, events, enrolled, now);
+        const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now });
 
         await deps.audit.record({
           type: 'stepup.decision',
