@@ -401,3 +401,20 @@ describe('every decision is audited (SPEC §2)', () => {
     expect(satisfied).toMatchObject({ reason: 'already_held', details: { held: ['aal1', 'aal2'], target: 'aal2' } });
   });
 });
+
+describe('enrollment is re-checked at confirmation (SPEC §4)', () => {
+  it('a pending enrollment cannot be confirmed once the account has a second factor', async () => {
+    const user = await createUser(server.app);
+    const browser = new Browser(server.issuer);
+    const { page } = await authorize(browser, { acr_values: 'aal2' });
+    const enroll = await password(browser, page, user.email, user.password);
+    expect(isEnrollPage(enroll)).toBe(true);
+    const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
+    await enrollTotp(server.app, user.id, 'Enrolled elsewhere'); // meanwhile, in another session
+    const after = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, now()) });
+    expect(isCallback(after)).toBe(false);
+    expect(isTotpPage(after)).toBe(true); // now the existing second factor is required
+    const factors = await server.app.stores.factors.listForAccount(user.id);
+    expect(factors.map((f) => f.label)).toEqual(['Enrolled elsewhere']);
+  });
+});

@@ -94,6 +94,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     return undefined;
   };
 
+  /** SPEC §4: adding a factor needs a primary verification no older than 5 minutes. */
+  const hasFreshPrimary = (state: FlowState) =>
+    state.events.some((e) => (e.factor === 'password' || (e.factor === 'webauthn' && e.userVerified)) && deps.now() - e.at <= ENROLLMENT_FRESHNESS_SECONDS);
+
   /** Renders the page for the next missing step, or finishes. The single place that decides what comes next. */
   const proceed = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown> = {}) => {
     const state = await resolveFlow(deps, interaction);
@@ -115,8 +119,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (step.step === 'primary') return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common });
 
     if (decision.enrollmentAllowed && !decision.missing.some((m) => m.allowedFactors.some((f) => f !== 'totp'))) {
-      const hasFreshPrimary = state.events.some((e) => (e.factor === 'password' || (e.factor === 'webauthn' && e.userVerified)) && deps.now() - e.at <= ENROLLMENT_FRESHNESS_SECONDS);
-      if (!hasFreshPrimary) return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common, reason: 'Confirm your password before adding a second factor.' });
+      if (!hasFreshPrimary(state)) return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common, reason: 'Confirm your password before adding a second factor.' });
       return renderTotpEnrollment(ctx, interaction, state, common);
     }
     if (step.allowedFactors.includes('totp')) return page(ctx, 'totp.njk', { title: 'Enter your code', ...common });
@@ -221,6 +224,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const accountId = state.accountId;
     const code = typeof (ctx.request.body as Record<string, unknown>).code === 'string' ? String((ctx.request.body as Record<string, unknown>).code).slice(0, 32) : '';
     const enrolling = (ctx.request.body as Record<string, unknown>).enroll === '1';
+    // re-checked at confirmation, not only when the page was shown: a second factor enrolled meanwhile
+    // (another session) means SPEC §4 now asks for aal2 before adding one
+    if (enrolling && !(state.decision.enrollmentAllowed && hasFreshPrimary(state))) return nextStep(ctx, interaction);
     const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
