@@ -122,6 +122,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider.use(router.allowedMethods());
   }
   provider.on('server_error', (ctx, err) => logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error'));
+  // logout ends the session: its factor events go with it (a new session has a new uid anyway)
+  provider.on('end_session.success', (ctx) => {
+    const session = ctx.oidc.session as { uid?: string; destroyed?: boolean } | undefined;
+    if (session?.destroyed && session.uid) {
+      sessionEvents.clear(session.uid).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not clear session events'));
+    }
+  });
 
   return {
     provider,

@@ -303,14 +303,24 @@ describe('client credentials and logout', () => {
     await expect(oidc.clientCredentialsGrant(cfg, { scope: 'admin', resource: `${server.issuer}/admin/api` })).rejects.toMatchObject({ error: 'invalid_target' });
   });
 
-  it('signs the user out with RP-initiated logout', async () => {
+  it('signs the user out with RP-initiated logout, and the session factor events go with it', async () => {
     const { browser, tokens } = await signIn();
+    const redis = server.app.stores.redis;
+    const eventKeys = async () => {
+      const keys = await redis.keys(`${iso.redisPrefix}session-events:*`);
+      const values = await Promise.all(keys.map((k) => redis.get(k)));
+      return keys.filter((_k, i) => values[i]?.includes(user.id));
+    };
+    const before = await eventKeys();
+    expect(before.length).toBeGreaterThan(0);
     const endUrl = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://rp.localhost/logged-out', state: 'bye' });
     const confirm = await browser.follow(endUrl.toString());
     expect(confirm.html).toContain('Sign out');
     const form = /<form[^>]*action="([^"]+)"[\s\S]*?name="xsrf" value="([^"]+)"/.exec(confirm.html)!;
     const done = await browser.follow(form[1]!, { method: 'POST', body: new URLSearchParams({ xsrf: form[2]!, logout: 'yes' }) });
     expect(done.url).toBe('http://rp.localhost/logged-out?state=bye');
+    await new Promise((r) => setTimeout(r, 100)); // cleared by an event listener
+    expect((await eventKeys()).length).toBe(before.length - 1);
     // the session is gone: a new authorization shows the login page again
     const again = await browser.follow((await startAuthorization(config)).url.toString());
     expect(again.html).toContain('autocomplete="current-password"');
