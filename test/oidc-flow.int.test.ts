@@ -308,8 +308,8 @@ describe('client credentials and logout', () => {
     const redis = server.app.stores.redis;
     const eventKeys = async () => {
       const keys = await redis.keys(`${iso.redisPrefix}session-events:*`);
-      const values = await Promise.all(keys.map((k) => redis.get(k)));
-      return keys.filter((_k, i) => values[i]?.includes(user.id));
+      const values = await Promise.all(keys.map((k) => redis.lrange(k, 0, -1)));
+      return keys.filter((_k, i) => values[i]!.some((v) => v.includes(user.id)));
     };
     const before = await eventKeys();
     expect(before.length).toBeGreaterThan(0);

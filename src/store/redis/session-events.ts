@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 /**
  * SPEC §1: the session records every factor verification as an event; levels are derived from the
  * events at each request, never stored. oidc-provider's Session has a fixed payload, so the events live
- * beside it in Redis, keyed by the session's `uid` (stable across the id rotation at each login) and
- * bound to the account: events recorded for another account are never read back.
+ * beside it in Redis, keyed by the session's `uid` (stable across the id rotation at each login).
+ * Each entry carries its account: events recorded for another account are never read back.
+ * Appending is RPUSH + LTRIM + EXPIRE in one MULTI, so two interactions finishing at once both land.
  */
 export interface StoredFactorEvent {
   factor: 'password' | 'totp' | 'webauthn' | 'recovery_code';
@@ -23,20 +24,30 @@ export function createSessionEventsStore(redis: Redis, prefix: string, ttlSecond
   const key = (sessionUid: string) => `${prefix}session-events:${sessionUid}`;
   return {
     async get(sessionUid: string, accountId: string): Promise<StoredFactorEvent[]> {
-      const raw = await redis.get(key(sessionUid));
-      if (!raw) return [];
-      const stored = JSON.parse(raw) as { accountId: string; events: StoredFactorEvent[] };
-      return stored.accountId === accountId ? stored.events : [];
+      const entries = await redis.lrange(key(sessionUid), 0, -1);
+      const events = entries
+        .map((raw) => JSON.parse(raw) as { accountId: string; event: StoredFactorEvent })
+        .filter((e) => e.accountId === accountId)
+        .map((e) => e.event);
+      // the same verification may be appended twice (a retried resume): count it once
+      return events
+        .filter((e, i) => events.findIndex((o) => o.at === e.at && o.factor === e.factor && o.credentialId === e.credentialId) === i)
+        .sort((a, b) => a.at - b.at);
     },
-    /** Adds events (a finished interaction's) to a session; replaces everything when the account changed. */
-    async append(sessionUid: string, accountId: string, events: StoredFactorEvent[]): Promise<StoredFactorEvent[]> {
-      const existing = await this.get(sessionUid, accountId);
-      const merged = [...existing, ...events]
-        .filter((e, i, all) => all.findIndex((o) => o.at === e.at && o.factor === e.factor && o.credentialId === e.credentialId) === i)
-        .sort((a, b) => a.at - b.at)
-        .slice(-MAX_EVENTS);
-      await redis.set(key(sessionUid), JSON.stringify({ accountId, events: merged }), 'EX', ttlSeconds);
-      return merged;
+    async append(sessionUid: string, accountId: string, events: StoredFactorEvent[]): Promise<void> {
+      if (events.length === 0) {
+        await redis.expire(key(sessionUid), ttlSeconds);
+        return;
+      }
+      const k = key(sessionUid);
+      const results = await redis
+        .multi()
+        .rpush(k, ...events.map((event) => JSON.stringify({ accountId, event })))
+        .ltrim(k, -MAX_EVENTS, -1)
+        .expire(k, ttlSeconds)
+        .exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
     },
     async clear(sessionUid: string): Promise<void> {
       await redis.del(key(sessionUid));
