@@ -66,10 +66,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const sessionEvents = createSessionEventsStore(stores.redis, prefix, TTL.Session);
   // everything the account can authenticate with: its password (if set) and its confirmed factors
   const enrolledFactors = async (accountId: string): Promise<EnrolledFactor[]> => {
-    const [account, factors] = await Promise.all([stores.accounts.findById(accountId), stores.factors.listForAccount(accountId)]);
+    const [account, factors, recoveryCodes] = await Promise.all([
+      stores.accounts.findById(accountId),
+      stores.factors.listForAccount(accountId),
+      stores.recoveryCodes.remaining(accountId),
+    ]);
     return [
       ...(account?.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
       ...factors.map((f) => ({ factor: f.type, credentialId: f.id })),
+      ...(recoveryCodes > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
     ];
   };
 
@@ -95,6 +100,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     csrf,
     accounts: stores.accounts,
     factors: stores.factors,
+    recoveryCodes: stores.recoveryCodes,
     attempts: createAttemptGuard(limiter, stores.audit),
     progress,
     sessionEvents,

@@ -91,7 +91,10 @@ describe('sign-in and step-up in Chromium', () => {
     const key = (await page.locator('#manual-key').textContent())!.replace(/\s/g, '');
     const { totpCodeAt } = await import('../src/factors/totp/totp.js');
     await page.getByLabel('Code from your authenticator app').fill(await totpCodeAt(key, Math.floor(Date.now() / 1000)));
-    const cb = await callbackUrl(page, () => page.getByRole('button', { name: 'Add authenticator app' }).click());
+    await page.getByRole('button', { name: 'Add authenticator app' }).click();
+    await expect(page.locator('#recovery-codes li').count()).resolves.toBe(10);
+    if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/codes.png` });
+    const cb = await callbackUrl(page, () => page.getByRole('button', { name: 'I have saved my recovery codes' }).click());
     expect((await finish(config, started, cb)).claims()!.acr).toBe('aal2');
     await context.close();
   });

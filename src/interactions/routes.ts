@@ -4,12 +4,14 @@ import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import type { Audit } from '../audit/audit.js';
 import { verifyPassword } from '../factors/password/password.js';
+import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from '../factors/recovery-codes/recovery-codes.js';
 import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import { amrForEvent } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
+import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import { lockedMessage, type AttemptGuard } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 
@@ -24,6 +26,7 @@ export interface InteractionDeps extends FlowDeps {
   csrf: Csrf;
   accounts: AccountsRepo;
   factors: FactorsRepo;
+  recoveryCodes: RecoveryCodesRepo;
   attempts: AttemptGuard;
   audit: Audit;
   issuerName: string;
@@ -32,6 +35,7 @@ export interface InteractionDeps extends FlowDeps {
 
 const GENERIC_LOGIN_ERROR = 'Incorrect email or password.';
 const GENERIC_CODE_ERROR = 'That code is not valid. Check your authenticator app and try again.';
+const GENERIC_RECOVERY_ERROR = 'That recovery code is not valid or was already used.';
 const MAX_EMAIL_LENGTH = 254;
 const MAX_LABEL_LENGTH = 64;
 /** SPEC §4: adding a factor needs a verification no older than this. */
@@ -122,7 +126,12 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       if (!hasFreshPrimary(state)) return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common, reason: 'Confirm your password before adding a second factor.' });
       return renderTotpEnrollment(ctx, interaction, state, common);
     }
-    if (step.allowedFactors.includes('totp')) return page(ctx, 'totp.njk', { title: 'Enter your code', ...common });
+    const canUseTotp = step.allowedFactors.includes('totp');
+    const canUseRecovery = step.allowedFactors.includes('recovery_code');
+    if (canUseRecovery && (!canUseTotp || ctx.query.use === 'recovery_code' || extra.method === 'recovery_code')) {
+      return page(ctx, 'recovery.njk', { title: 'Enter a recovery code', canUseTotp, ...common });
+    }
+    if (canUseTotp) return page(ctx, 'totp.njk', { title: 'Enter your code', canUseRecovery, ...common });
     return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', 'no enrolled factor can reach the requested level');
   };
 
@@ -262,9 +271,16 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
 
     await deps.attempts.succeeded(subjects);
+    let issuedCodes: string[] | undefined;
     if (enrolling) {
       await deps.audit.record({ type: 'factor.enroll', outcome: 'success', reason: 'totp_during_step_up', subject: accountId, clientId, details: { factorId: accepted, type: 'totp' } }, ctx);
       await deps.notify(accountId, 'An authenticator app was added to your account.');
+      // the first second factor comes with recovery codes, shown once (SPEC §3)
+      if ((await deps.recoveryCodes.remaining(accountId)) === 0) {
+        issuedCodes = newRecoveryCodes();
+        await deps.recoveryCodes.replace(accountId, issuedCodes.map(hashRecoveryCode));
+        await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, clientId, details: { count: issuedCodes.length } }, ctx);
+      }
     } else {
       await deps.audit.record({ type: 'login.totp', outcome: 'success', subject: accountId, clientId, details: { factorId: accepted } }, ctx);
     }
@@ -272,7 +288,44 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     event.amr = amrForEvent(event);
     const progress = await recordEvent(deps, interaction, accountId, event);
     if (enrolling) await deps.progress.put(interaction.uid, { ...progress, pendingTotpId: undefined }, interaction.exp - Math.floor(Date.now() / 1000));
+    if (issuedCodes) return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', uid: interaction.uid, codes: issuedCodes });
     return nextStep(ctx, interaction);
+  });
+
+  router.post('/interaction/:uid/recovery', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    if (!interaction) return;
+    const state = await resolveFlow(deps, interaction);
+    if (!state.accountId || state.decision?.outcome !== 'step_up' || !state.decision.missing[0]?.allowedFactors.includes('recovery_code')) {
+      return nextStep(ctx, interaction);
+    }
+    const accountId = state.accountId;
+    const body = ctx.request.body as Record<string, unknown>;
+    const code = normalizeRecoveryCode(typeof body.code === 'string' ? body.code.slice(0, 64) : '');
+    const subjects = { account: `recovery:acct:${accountId}`, ip: `ip:${ctx.ip}` };
+    const clientId = String(interaction.params.client_id);
+
+    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.recovery_code', subject: accountId, clientId });
+    if (lockedFor !== undefined) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(lockedFor));
+      return proceed(ctx, interaction, { error: lockedMessage(lockedFor), method: 'recovery_code' });
+    }
+    // single-use: the conditional UPDATE decides, so parallel uses of one code give one success
+    if (!looksLikeRecoveryCode(code) || !(await deps.recoveryCodes.consume(accountId, hashRecoveryCode(code)))) {
+      await deps.attempts.failed(ctx, subjects, { type: 'login.recovery_code', reason: 'bad_code', subject: accountId, clientId });
+      ctx.status = 401;
+      return proceed(ctx, interaction, { error: GENERIC_RECOVERY_ERROR, method: 'recovery_code' });
+    }
+    await deps.attempts.succeeded(subjects);
+    const remaining = await deps.recoveryCodes.remaining(accountId);
+    await deps.audit.record({ type: 'login.recovery_code', outcome: 'success', subject: accountId, clientId, details: { remaining } }, ctx);
+    await deps.notify(accountId, `A recovery code was used to sign in. ${remaining} remain.`);
+    const event = { factor: 'recovery_code' as const, at: deps.now(), amr: [] as string[] };
+    event.amr = amrForEvent(event);
+    await recordEvent(deps, interaction, accountId, event);
+    // SPEC §3: the user is told how many remain, before returning to the app
+    return page(ctx, 'recovery-used.njk', { title: 'Recovery code accepted', uid: interaction.uid, remaining });
   });
 
   router.post('/interaction/:uid/abort', form, requireCsrf(csrf, csrfFailed), async (ctx) => {

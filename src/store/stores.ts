@@ -9,6 +9,7 @@ import { createClientsRepo, type ClientsRepo } from './clients.repo.js';
 import { createDb, migrateLatest, type Db } from './db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { createFactorsRepo, type FactorsRepo } from './factors.repo.js';
+import { createRecoveryCodesRepo, type RecoveryCodesRepo } from './recovery-codes.repo.js';
 import { createRedis } from './redis/client.js';
 import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
 
@@ -19,6 +20,7 @@ export interface Stores {
   clients: ClientsRepo;
   signingKeys: SigningKeysRepo;
   factors: FactorsRepo;
+  recoveryCodes: RecoveryCodesRepo;
   audit: Audit;
   embedded?: EmbeddedPostgres;
   close(): Promise<void>;
@@ -47,6 +49,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     clients: createClientsRepo(db, sealer),
     signingKeys: createSigningKeysRepo(db, sealer),
     factors: createFactorsRepo(db, sealer),
+    recoveryCodes: createRecoveryCodesRepo(db),
     audit: createAudit(auditRepo, logger),
     async close() {
       redis.disconnect();

@@ -73,14 +73,20 @@ export class Browser {
   /** Submits the form whose action contains `actionPart`, with its hidden fields plus `fields`. */
   async submit(page: Page, actionPart: string, fields: Record<string, string> = {}): Promise<Page> {
     const form = findForm(page.html, actionPart);
-    const body = new URLSearchParams({ ...form.hidden, ...fields });
-    return this.follow(new URL(form.action, page.url).toString(), { method: 'POST', body });
+    const params = new URLSearchParams({ ...form.hidden, ...fields });
+    const target = new URL(form.action, page.url);
+    if (form.method === 'GET') {
+      target.search = params.toString();
+      return this.follow(target.toString());
+    }
+    return this.follow(target.toString(), { method: 'POST', body: params });
   }
 }
 
-export function findForm(html: string, actionPart: string): { action: string; hidden: Record<string, string> } {
-  const forms = [...html.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
-  const match = forms.find((m) => m[1]!.includes(actionPart));
+export function findForm(html: string, actionPart: string): { action: string; method: 'GET' | 'POST'; hidden: Record<string, string> } {
+  const forms = [...html.matchAll(/<form\b([^>]*)action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)].map((m) => [m[0], m[2], m[3], m[1]] as const);
+  // a form whose action ends with the part wins (`/interaction/<uid>` vs `/interaction/<uid>/totp`), else one containing it
+  const match = forms.find((m) => m[1]!.endsWith(actionPart)) ?? forms.find((m) => m[1]!.includes(actionPart));
   if (!match) throw new Error(`no form with action containing ${actionPart} in:\n${html.slice(0, 2000)}`);
   const hidden: Record<string, string> = {};
   for (const input of match[2]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
@@ -88,7 +94,8 @@ export function findForm(html: string, actionPart: string): { action: string; hi
     const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? '';
     if (name) hidden[name] = decodeEntities(value);
   }
-  return { action: decodeEntities(match[1]!), hidden };
+  const method = /method="get"/i.test(match[3] ?? '') ? 'GET' : 'POST';
+  return { action: decodeEntities(match[1]!), method, hidden };
 }
 
 export const decodeEntities = (s: string) =>
