@@ -1,109 +1,281 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
-import { errors } from 'oidc-provider';
+import { errors, type AdapterPayload } from 'oidc-provider';
 import { createRedisAdapterFactory } from '../src/store/redis/oidc-adapter.js';
-import { TEST_REDIS_URL } from './support/env.js';
 
-/** The oidc-provider adapter against the real Redis (and the in-process store of the embedded default). */
-const real = new Redis(TEST_REDIS_URL);
+/**
+ * The oidc-provider adapter against the REAL Redis (never mocked here), plus the core behaviour against
+ * ioredis-mock, the in-process store of the embedded default.
+ */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `stepup-test:${randomUUID()}:`;
-afterAll(async () => {
-  const keys = await real.keys(`${prefix}*`);
-  if (keys.length) await real.del(...keys);
-  real.disconnect();
-});
 
-const stores: Array<[string, Redis]> = [
-  ['real Redis', real],
-  ['in-process store', new (RedisMock as unknown as typeof Redis)()],
+const MODELS = [
+  'Session',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'Client',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'Interaction',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'Grant',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
 ];
 
-describe.each(stores)('Redis adapter on %s', (_name, redis) => {
-  const adapters = createRedisAdapterFactory(redis, { prefix });
-  const codes = adapters('AuthorizationCode');
+const p = (payload: Record<string, unknown>) => payload as AdapterPayload;
+const now = () => Math.floor(Date.now() / 1000);
 
-  it('returns undefined for a missing record', async () => {
-    expect(await codes.find('nope')).toBeUndefined();
+/** Behaviour every store must have: run on real Redis and on ioredis-mock. */
+function coreSuite(getRedis: () => Redis) {
+  const adapters = (model: string) => createRedisAdapterFactory(getRedis(), { prefix })(model);
+
+  it('find of a missing record returns undefined', async () => {
+    expect(await adapters('AuthorizationCode').find(randomUUID())).toBeUndefined();
+    expect(await adapters('Session').findByUid(randomUUID())).toBeUndefined();
   });
 
-  it('round-trips a payload with its TTL, and replaces on upsert (a stale consumed does not survive)', async () => {
+  it('upsert/find round-trips the payload and sets the TTL', async () => {
+    const codes = adapters('AuthorizationCode');
     const id = randomUUID();
-    await codes.upsert(id, { grantId: 'g0', kind: 'AuthorizationCode' } as never, 60);
-    expect(await codes.find(id)).toMatchObject({ grantId: 'g0' });
-    expect(await redis.ttl(`${prefix}AuthorizationCode:${id}`)).toBeGreaterThan(50);
-    await codes.consume(id);
-    expect((await codes.find(id))?.consumed).toEqual(expect.any(Number));
-    await codes.upsert(id, { grantId: 'g0' } as never, 60);
+    const payload = { grantId: `g-${randomUUID()}`, kind: 'AuthorizationCode', scope: 'openid', nested: { a: [1, 2] } };
+    await codes.upsert(id, p(payload), 60);
+    expect(await codes.find(id)).toEqual(payload);
+    const ttl = await getRedis().ttl(`${prefix}AuthorizationCode:${id}`);
+    expect(ttl).toBeGreaterThan(50);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+
+  it('consume marks the record consumed (epoch seconds), and upsert replaces it (no stale consumed)', async () => {
+    const codes = adapters('AuthorizationCode');
+    const id = randomUUID();
+    await codes.upsert(id, p({ grantId: 'g0' }), 60);
     expect((await codes.find(id))?.consumed).toBeUndefined();
+    await codes.consume(id);
+    const consumed = (await codes.find(id))?.consumed as number;
+    expect(typeof consumed).toBe('number');
+    expect(Math.abs(consumed - now())).toBeLessThanOrEqual(2);
+    await codes.upsert(id, p({ grantId: 'g0', v: 2 }), 60);
+    const replaced = await codes.find(id);
+    expect(replaced).toEqual({ grantId: 'g0', v: 2 });
+    expect(replaced?.consumed).toBeUndefined();
   });
 
-  it('sets no expiry when expiresIn is undefined', async () => {
-    const clients = adapters('Client');
-    await clients.upsert('c1', { client_id: 'c1' } as never, undefined);
-    expect(await redis.ttl(`${prefix}Client:c1`)).toBe(-1);
-    await clients.destroy('c1');
-  });
-
-  it('consume is atomic: 20 parallel consumes of one code → exactly one wins, the rest InvalidGrant', async () => {
+  it('20 parallel consume() of one AuthorizationCode: exactly one wins, 19 reject with InvalidGrant', async () => {
+    const codes = adapters('AuthorizationCode');
     const id = randomUUID();
-    await codes.upsert(id, { grantId: 'g1' } as never, 60);
+    await codes.upsert(id, p({ grantId: 'g1' }), 60);
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume(id)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(rejected).toHaveLength(19);
-    for (const r of rejected) expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
+    for (const r of rejected) {
+      expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
+      expect((r.reason as InstanceType<typeof errors.InvalidGrant>).error).toBe('invalid_grant');
+    }
+    expect((await codes.find(id))?.consumed).toEqual(expect.any(Number));
   });
 
-  it('consume of a missing record fails, and PAR can be consumed', async () => {
-    await expect(codes.consume('missing')).rejects.toBeInstanceOf(errors.InvalidGrant);
+  it('consume of a missing record rejects with InvalidGrant and creates nothing', async () => {
+    const id = randomUUID();
+    await expect(adapters('AuthorizationCode').consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await getRedis().exists(`${prefix}AuthorizationCode:${id}`)).toBe(0);
+  });
+
+  it('consume on PushedAuthorizationRequest works (same HASH layout, no WRONGTYPE)', async () => {
     const par = adapters('PushedAuthorizationRequest');
-    await par.upsert('p1', { request: 'x' } as never, 60);
-    await par.consume('p1');
-    expect((await par.find('p1'))?.consumed).toBeTruthy();
+    const id = randomUUID();
+    await par.upsert(id, p({ request: 'eyJ...', dpopJkt: undefined }), 60);
+    await par.consume(id);
+    expect(await par.find(id)).toMatchObject({ request: 'eyJ...', consumed: expect.any(Number) });
+    await expect(par.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+  });
+}
+
+describe('Redis OIDC adapter on the real Redis', () => {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const adapters = createRedisAdapterFactory(redis, { prefix });
+
+  beforeAll(async () => {
+    expect(await redis.ping()).toBe('PONG');
   });
 
-  it('revokeByGrantId removes every record of that grant and no other', async () => {
+  afterAll(async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  });
+
+  coreSuite(() => redis);
+
+  it('no EXPIRE when expiresIn is undefined', async () => {
+    const clients = adapters('Client');
+    const id = randomUUID();
+    await clients.upsert(id, p({ client_id: id }), undefined);
+    expect(await clients.find(id)).toEqual({ client_id: id });
+    expect(await redis.ttl(`${prefix}Client:${id}`)).toBe(-1);
+    // also a previously expiring record becomes persistent when re-upserted without expiresIn
+    await clients.upsert(id, p({ client_id: id }), 30);
+    expect(await redis.ttl(`${prefix}Client:${id}`)).toBeGreaterThan(0);
+    await clients.upsert(id, p({ client_id: id }), undefined);
+    expect(await redis.ttl(`${prefix}Client:${id}`)).toBe(-1);
+  });
+
+  it('works with every model name oidc-provider 9 uses (upsert, find, consume, destroy)', async () => {
+    for (const model of MODELS) {
+      const a = adapters(model);
+      const id = randomUUID();
+      const payload = { kind: model, jti: id, ...(model === 'Session' ? { uid: randomUUID() } : {}) };
+      await a.upsert(id, p(payload), 60);
+      expect(await a.find(id)).toEqual(payload);
+      await a.consume(id);
+      expect((await a.find(id))?.consumed).toEqual(expect.any(Number));
+      await a.destroy(id);
+      expect(await a.find(id)).toBeUndefined();
+      expect(await redis.exists(`${prefix}${model}:${id}`)).toBe(0);
+    }
+  });
+
+  it('revokeByGrantId removes AccessToken/RefreshToken/AuthorizationCode of that grant, not of another', async () => {
     const grant = `g-${randomUUID()}`;
     const other = `g-${randomUUID()}`;
     const at = adapters('AccessToken');
     const rt = adapters('RefreshToken');
-    await at.upsert('a1', { grantId: grant } as never, 60);
-    await rt.upsert('r1', { grantId: grant } as never, 600);
-    await codes.upsert('c-g', { grantId: grant } as never, 60);
-    await at.upsert('a2', { grantId: other } as never, 60);
-    await at.revokeByGrantId(grant);
-    expect(await at.find('a1')).toBeUndefined();
-    expect(await rt.find('r1')).toBeUndefined();
-    expect(await codes.find('c-g')).toBeUndefined();
-    expect(await at.find('a2')).toMatchObject({ grantId: other });
+    const ac = adapters('AuthorizationCode');
+    await at.upsert('at1', p({ grantId: grant }), 60);
+    await rt.upsert('rt1', p({ grantId: grant }), 600);
+    await ac.upsert('ac1', p({ grantId: grant }), 60);
+    await at.upsert('at2', p({ grantId: other }), 60);
+    await rt.upsert('rt2', p({ grantId: other }), 600);
+    await ac.upsert('ac2', p({ grantId: other }), 60);
+
+    // oidc-provider calls it on every grantable model's adapter in parallel
+    await Promise.all([at.revokeByGrantId(grant), rt.revokeByGrantId(grant), ac.revokeByGrantId(grant)]);
+
+    expect(await at.find('at1')).toBeUndefined();
+    expect(await rt.find('rt1')).toBeUndefined();
+    expect(await ac.find('ac1')).toBeUndefined();
+    expect(await redis.exists(`${prefix}grant:${grant}`)).toBe(0);
+    expect(await at.find('at2')).toEqual({ grantId: other });
+    expect(await rt.find('rt2')).toEqual({ grantId: other });
+    expect(await ac.find('ac2')).toEqual({ grantId: other });
+    expect(await redis.smembers(`${prefix}grant:${other}`)).toHaveLength(3);
   });
 
-  it('the grant index lives at least as long as its longest member', async () => {
+  it('the grant set never expires before its members (TTL only raised; persistent for a non-expiring member)', async () => {
     const grant = `g-${randomUUID()}`;
-    await adapters('AccessToken').upsert('x1', { grantId: grant } as never, 60);
-    await adapters('RefreshToken').upsert('x2', { grantId: grant } as never, 6000);
-    await adapters('AccessToken').upsert('x3', { grantId: grant } as never, 30);
-    expect(await redis.ttl(`${prefix}grant:${grant}`)).toBeGreaterThan(5900);
+    const setKey = `${prefix}grant:${grant}`;
+    await adapters('AccessToken').upsert(randomUUID(), p({ grantId: grant }), 60);
+    expect(await redis.ttl(setKey)).toBeGreaterThan(50);
+    await adapters('RefreshToken').upsert(randomUUID(), p({ grantId: grant }), 6000);
+    expect(await redis.ttl(setKey)).toBeGreaterThan(5900);
+    await adapters('AccessToken').upsert(randomUUID(), p({ grantId: grant }), 30);
+    expect(await redis.ttl(setKey)).toBeGreaterThan(5900);
+    await adapters('RefreshToken').upsert(randomUUID(), p({ grantId: grant }), undefined);
+    expect(await redis.ttl(setKey)).toBe(-1);
+    await adapters('AccessToken').upsert(randomUUID(), p({ grantId: grant }), 30);
+    expect(await redis.ttl(setKey)).toBe(-1);
+    expect(await redis.scard(setKey)).toBe(5);
   });
 
-  it('findByUid follows session id rotation, and a late destroy of the old id keeps the new index', async () => {
+  it('destroy removes the record from its grant set (and the set once empty)', async () => {
+    const grant = `g-${randomUUID()}`;
+    const at = adapters('AccessToken');
+    await at.upsert('d1', p({ grantId: grant }), 60);
+    await at.upsert('d2', p({ grantId: grant }), 60);
+    await at.destroy('d1');
+    expect(await redis.smembers(`${prefix}grant:${grant}`)).toEqual([`${prefix}AccessToken:d2`]);
+    await at.destroy('d2');
+    expect(await redis.exists(`${prefix}grant:${grant}`)).toBe(0);
+  });
+
+  it('findByUid follows session id rotation; a late destroy of the old id keeps the new index', async () => {
     const sessions = adapters('Session');
     const uid = randomUUID();
-    await sessions.upsert('old', { uid, accountId: 'a' } as never, 600);
-    expect(await sessions.findByUid(uid)).toMatchObject({ accountId: 'a' });
-    await sessions.upsert('new', { uid, accountId: 'a', n: 2 } as never, 600);
-    await sessions.destroy('old');
-    expect(await sessions.findByUid(uid)).toMatchObject({ n: 2 });
-    await sessions.destroy('new');
+    const oldId = randomUUID();
+    const newId = randomUUID();
+    await sessions.upsert(oldId, p({ uid, accountId: 'a', v: 1 }), 600);
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 1 });
+    const idxTtl = await redis.ttl(`${prefix}sessionUid:${uid}`);
+    expect(idxTtl).toBeGreaterThan(590);
+    expect(idxTtl).toBeLessThanOrEqual(600);
+
+    // resume in order: destroy(old), upsert(new)
+    await sessions.destroy(oldId);
     expect(await sessions.findByUid(uid)).toBeUndefined();
+    await sessions.upsert(newId, p({ uid, accountId: 'a', v: 2 }), 600);
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 2 });
+
+    // racing: upsert(new2) lands before a late destroy(new): the index must keep pointing at new2
+    const newer = randomUUID();
+    await sessions.upsert(newer, p({ uid, accountId: 'a', v: 3 }), 600);
+    await sessions.destroy(newId);
+    expect(await redis.get(`${prefix}sessionUid:${uid}`)).toBe(newer);
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 3 });
+
+    // sliding re-save overwrites the index TTL
+    await sessions.upsert(newer, p({ uid, accountId: 'a', v: 4 }), 1200);
+    expect(await redis.ttl(`${prefix}sessionUid:${uid}`)).toBeGreaterThan(1190);
+
+    await sessions.destroy(newer);
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await redis.exists(`${prefix}sessionUid:${uid}`)).toBe(0);
   });
 
-  it('findByUserCode', async () => {
+  it('findByUid returns undefined when the index points at a gone record', async () => {
+    const uid = randomUUID();
+    await redis.set(`${prefix}sessionUid:${uid}`, 'gone', 'EX', 60);
+    expect(await adapters('Session').findByUid(uid)).toBeUndefined();
+  });
+
+  it('findByUserCode resolves through the userCode index with the record TTL', async () => {
     const devices = adapters('DeviceCode');
-    await devices.upsert('d1', { userCode: 'ABCD-EFGH' } as never, 60);
-    expect(await devices.findByUserCode('ABCD-EFGH')).toMatchObject({ userCode: 'ABCD-EFGH' });
+    const id = randomUUID();
+    const userCode = `UC${randomUUID().slice(0, 8)}`;
+    await devices.upsert(id, p({ userCode, grantId: `g-${randomUUID()}`, deviceInfo: { ip: '1' } }), 600);
+    expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode });
+    expect(await redis.ttl(`${prefix}userCode:${userCode}`)).toBeGreaterThan(590);
     expect(await devices.findByUserCode('NOPE')).toBeUndefined();
+    await devices.consume(id);
+    expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode, consumed: expect.any(Number) });
+    await devices.destroy(id);
+    expect(await devices.findByUserCode(userCode)).toBeUndefined();
+  });
+});
+
+describe('Redis OIDC adapter on ioredis-mock (embedded default)', () => {
+  const mock = new (RedisMock as unknown as typeof Redis)();
+  afterAll(() => mock.disconnect());
+
+  coreSuite(() => mock);
+
+  it('session rotation and revokeByGrantId in the Lua scripts', async () => {
+    const adapters = createRedisAdapterFactory(mock, { prefix });
+    const sessions = adapters('Session');
+    const uid = randomUUID();
+    await sessions.upsert('s-old', p({ uid }), 600);
+    await sessions.upsert('s-new', p({ uid, v: 2 }), 600);
+    await sessions.destroy('s-old');
+    expect(await sessions.findByUid(uid)).toEqual({ uid, v: 2 });
+
+    const grant = `g-${randomUUID()}`;
+    await adapters('AccessToken').upsert('m-at', p({ grantId: grant }), 60);
+    await adapters('RefreshToken').upsert('m-rt', p({ grantId: grant }), 6000);
+    await adapters('AccessToken').upsert('m-at2', p({ grantId: grant }), 30);
+    expect(await mock.ttl(`${prefix}grant:${grant}`)).toBeGreaterThan(5900);
+    await adapters('AccessToken').revokeByGrantId(grant);
+    expect(await adapters('RefreshToken').find('m-rt')).toBeUndefined();
+    expect(await mock.exists(`${prefix}grant:${grant}`)).toBe(0);
   });
 });

@@ -3,111 +3,217 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 /**
  * oidc-provider's storage for every short-lived model (sessions, interactions, codes, tokens, grants…)
- * in Redis. One HASH per record (`payload` JSON, plus `consumed` once consumed), so every model has the
- * same layout and consume() works for all consumable models, PAR included.
+ * in Redis.
  *
- * oidc-provider reads `consumed`, then calls consume() and ignores its result: a naive consume lets two
- * parallel redemptions of one code both mint tokens. consume() here is one Lua script that only one
- * caller can win, and the losers throw InvalidGrant before any token exists.
+ * Layout (full keys are built here, no ioredis keyPrefix: keys stored as values, e.g. grant-set members,
+ * would otherwise be prefixed inconsistently):
+ * - `${prefix}${model}:${id}`: one HASH per record, for every model. Field `payload` holds the JSON
+ *   payload, `consumed` the epoch seconds of consumption. The fields `grantId`, `uid` and `userCode`
+ *   copy the indexed values, so destroy() can clean its indexes inside one Lua script (the in-process
+ *   store has no cjson, so Lua cannot read them from the JSON). The same layout for all models means
+ *   consume() works on every consumable model, PushedAuthorizationRequest and PreAuthorizedCode
+ *   included (the old upstream example stored those as STRINGs: WRONGTYPE on the first PAR consume).
+ * - `${prefix}grant:${grantId}`: SET of the record keys of a grant, for revokeByGrantId().
+ * - `${prefix}sessionUid:${uid}` and `${prefix}userCode:${userCode}`: STRING -> record id.
+ *
+ * Every multi-key change is one Lua script, so it is atomic on Redis and in ioredis-mock (the embedded
+ * default): ioredis-mock has no EVAL inside MULTI and ignores the GT/NX options of EXPIRE, so
+ * "EXPIRE … GT" cannot be relied on there. The revoke and destroy scripts touch keys derived from
+ * data (grant members, indexes): fine on a single Redis, not usable on Redis Cluster.
+ */
+
+/** Models oidc-provider revokes by grant (lib/helpers/revoke.js); the same list as its memory adapter. */
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
+/*
+ * Upsert replaces the record: DEL first, so a stale `consumed` (or stale field) cannot survive.
+ * The grant set must never expire before a member, else revokeByGrantId() would miss a live token:
+ * its TTL is only ever raised to the new member's TTL, and it is made persistent for a member without
+ * expiry. The TTL is read and changed in the same script: read outside (as the old upstream example
+ * did) a concurrent upsert of the same grant could lower it in between.
+ * Indexes (uid, userCode) are overwritten on every upsert and share the record's TTL: each request
+ * re-saves the Session with a sliding TTL.
+ *
+ * KEYS[1] record, then in order the keys whose flag is '1': grant set, uid index, userCode index.
+ * ARGV: payload JSON, ttl seconds ('0' = no expiry), id, grant flag, uid flag, userCode flag,
+ * grantId, uid, userCode.
+ */
+const UPSERT = `
+local ttl = tonumber(ARGV[2])
+local record = KEYS[1]
+redis.call('DEL', record)
+redis.call('HSET', record, 'payload', ARGV[1])
+if ttl > 0 then redis.call('EXPIRE', record, ttl) end
+local n = 2
+local function index(k)
+  if ttl > 0 then redis.call('SET', k, ARGV[3], 'EX', ttl) else redis.call('SET', k, ARGV[3]) end
+end
+if ARGV[4] == '1' then
+  local set = KEYS[n]
+  n = n + 1
+  redis.call('HSET', record, 'grantId', ARGV[7])
+  local before = redis.call('TTL', set)
+  redis.call('SADD', set, record)
+  if ttl > 0 then
+    if before == -2 or (before >= 0 and before < ttl) then redis.call('EXPIRE', set, ttl) end
+  elseif before >= 0 then
+    redis.call('PERSIST', set)
+  end
+end
+if ARGV[5] == '1' then
+  redis.call('HSET', record, 'uid', ARGV[8])
+  index(KEYS[n])
+  n = n + 1
+end
+if ARGV[6] == '1' then
+  redis.call('HSET', record, 'userCode', ARGV[9])
+  index(KEYS[n])
+  n = n + 1
+end
+return 1
+`;
+
+/*
+ * oidc-provider reads `consumed`, then calls consume() and ignores its result
+ * (helpers/grant_source.js consumeGrantSource, actions/grants/refresh_token.js): with a plain HSET two
+ * parallel redemptions of one code both pass the check and both mint tokens (verified double-spend).
+ * Only one caller can win this script; consume() throws for the losers, before any token exists.
+ * EXISTS first: HSETNX on a missing (expired, revoked) key would create a payload-less hash.
  */
 const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
 `;
 
-// Extends a set's TTL so it never expires before the record just added to it (never shortens it).
-const EXTEND_TTL = `
-local ttl = redis.call('TTL', KEYS[1])
-local want = tonumber(ARGV[1])
-if ttl < want then redis.call('EXPIRE', KEYS[1], want) end
+/*
+ * Deletes the record and its index entries. Indexes are compare-and-deleted: resume rotates a session's
+ * id (destroy(old), upsert(new) with the same uid) and the two can race, so a late destroy(old) must
+ * not remove the index that already points at the new id. HMGET of a missing field is false on Redis
+ * but a null userdata (truthy) in ioredis-mock, hence the type check.
+ * KEYS[1] record; ARGV: prefix, id.
+ */
+const DESTROY = `
+local function str(v) if type(v) == 'string' and v ~= '' then return v end return nil end
+local record = KEYS[1]
+local f = redis.call('HMGET', record, 'grantId', 'uid', 'userCode')
+redis.call('DEL', record)
+local grantId, uid, userCode = str(f[1]), str(f[2]), str(f[3])
+if grantId then
+  local set = ARGV[1] .. 'grant:' .. grantId
+  redis.call('SREM', set, record)
+  if redis.call('SCARD', set) == 0 then redis.call('DEL', set) end
+end
+if uid then
+  local k = ARGV[1] .. 'sessionUid:' .. uid
+  if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end
+end
+if userCode then
+  local k = ARGV[1] .. 'userCode:' .. userCode
+  if redis.call('GET', k) == ARGV[2] then redis.call('DEL', k) end
+end
 return 1
 `;
 
-// Resume rotates a session's id: destroy(old) may run after upsert(new); only delete an index still pointing at us.
-const DELETE_IF_EQUALS = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+/*
+ * Members and set go in one script: with SMEMBERS then a separate DEL, a token upserted for the grant
+ * in between (e.g. a rotated refresh token) would be dropped from the set but stay alive and
+ * unrevocable. Left-over userCode indexes point at deleted records (findByUserCode -> undefined) and
+ * expire with them. KEYS[1] grant set.
+ */
+const REVOKE = `
+local members = redis.call('SMEMBERS', KEYS[1])
+for i = 1, #members do redis.call('DEL', members[i]) end
+redis.call('DEL', KEYS[1])
+return #members
 `;
 
 export interface RedisAdapterOptions {
+  /** prepended to every key, e.g. `stepup:oidc:` */
   prefix: string;
 }
 
-export function createRedisAdapterFactory(redis: Redis, { prefix }: RedisAdapterOptions) {
+export function createRedisAdapterFactory(
+  redis: Redis,
+  options: RedisAdapterOptions,
+): (modelName: string) => Adapter {
+  const { prefix } = options;
   const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
   const uidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
   const userCodeKey = (userCode: string) => `${prefix}userCode:${userCode}`;
 
   return (model: string): Adapter => {
     const key = (id: string) => `${prefix}${model}:${id}`;
+    const grantable = GRANTABLE.has(model);
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
       const data = await redis.hgetall(key(id));
-      if (!data || !data.payload) return undefined; // a missing hash reads back as {}
+      if (!data.payload) return undefined; // a missing hash reads back as {}
       const payload = JSON.parse(data.payload) as AdapterPayload;
       if (data.consumed) payload.consumed = Number(data.consumed);
       return payload;
     }
 
+    async function findByIndex(indexKey: string): Promise<AdapterPayload | undefined> {
+      const id = await redis.get(indexKey);
+      return id ? find(id) : undefined;
+    }
+
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
-        const k = key(id);
-        const ttl = typeof expiresIn === 'number' && expiresIn > 0 ? Math.ceil(expiresIn) : undefined;
-        const multi = redis.multi();
-        multi.del(k); // replace: a stale `consumed` must not survive an upsert
-        multi.hset(k, 'payload', JSON.stringify(payload));
-        if (ttl) multi.expire(k, ttl);
-        if (payload.grantId) multi.sadd(grantKey(payload.grantId), k);
-        if (model === 'Session' && payload.uid) {
-          if (ttl) multi.set(uidKey(payload.uid), id, 'EX', ttl);
-          else multi.set(uidKey(payload.uid), id);
-        }
-        if (payload.userCode) {
-          if (ttl) multi.set(userCodeKey(payload.userCode), id, 'EX', ttl);
-          else multi.set(userCodeKey(payload.userCode), id);
-        }
-        const results = await multi.exec();
-        const failed = results?.find(([err]) => err);
-        if (failed) throw failed[0];
-        // after the MULTI (the in-process store has no EVAL inside MULTI); the set is only an index
-        if (payload.grantId && ttl) await redis.eval(EXTEND_TTL, 1, grantKey(payload.grantId), ttl);
+        // expiresIn is undefined for records that never expire (e.g. a dynamically registered Client)
+        const ttl =
+          typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? Math.ceil(expiresIn) : 0;
+        const grantId = grantable && typeof payload.grantId === 'string' && payload.grantId ? payload.grantId : '';
+        const uid = model === 'Session' && typeof payload.uid === 'string' && payload.uid ? payload.uid : '';
+        const userCode = typeof payload.userCode === 'string' && payload.userCode ? payload.userCode : '';
+        const keys = [key(id)];
+        if (grantId) keys.push(grantKey(grantId));
+        if (uid) keys.push(uidKey(uid));
+        if (userCode) keys.push(userCodeKey(userCode));
+        await redis.eval(
+          UPSERT,
+          keys.length,
+          ...keys,
+          JSON.stringify(payload),
+          String(ttl),
+          id,
+          grantId ? '1' : '0',
+          uid ? '1' : '0',
+          userCode ? '1' : '0',
+          grantId,
+          uid,
+          userCode,
+        );
       },
 
       find,
 
       async findByUid(uid: string) {
-        const id = await redis.get(uidKey(uid));
-        return id ? find(id) : undefined;
+        return findByIndex(uidKey(uid));
       },
 
       async findByUserCode(userCode: string) {
-        const id = await redis.get(userCodeKey(userCode));
-        return id ? find(id) : undefined;
+        return findByIndex(userCodeKey(userCode));
       },
 
       async consume(id: string) {
-        const won = await redis.eval(CONSUME, 1, key(id), Math.floor(Date.now() / 1000));
-        if (won !== 1) throw new errors.InvalidGrant('grant request is invalid (already used)');
+        const won = await redis.eval(CONSUME, 1, key(id), String(Math.floor(Date.now() / 1000)));
+        if (won !== 1) throw new errors.InvalidGrant('grant request is invalid (already consumed or not found)');
       },
 
       async destroy(id: string) {
-        const k = key(id);
-        if (model === 'Session') {
-          const data = await redis.hget(k, 'payload');
-          const uid = data ? (JSON.parse(data) as AdapterPayload).uid : undefined;
-          await redis.del(k);
-          if (uid) await redis.eval(DELETE_IF_EQUALS, 1, uidKey(uid), id);
-          return;
-        }
-        await redis.del(k);
+        await redis.eval(DESTROY, 1, key(id), prefix, id);
       },
 
       async revokeByGrantId(grantId: string) {
-        const members = await redis.smembers(grantKey(grantId));
-        const multi = redis.multi();
-        for (const member of members) multi.del(member);
-        multi.del(grantKey(grantId));
-        await multi.exec();
+        await redis.eval(REVOKE, 1, grantKey(grantId));
       },
     };
   };
