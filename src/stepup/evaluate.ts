@@ -1,169 +1,177 @@
-import { isUserVerifiedWebAuthn, type FactorEvent, type FactorKind } from './factor-events.js';
-import { levelOf, type LevelDefinition, type Policy, type StepKind } from './levels.js';
-import type { Requirement } from './requirement.js';
+import type { FactorEvent, FactorKind } from './factor-events.js';
+import { lastVerification, tokenClaimsFor, walkChain, type SessionChain } from './held-levels.js';
+import { levelOf, lowestLevel, type LevelDefinition, type Policy, type StepKind } from './levels.js';
+import type { Requirement, RequirementUnmetReason } from './requirement.js';
+import { ENROLLABLE_DURING_STEP_UP, enrolledKindsForStep, enrolledPrimaryKinds, hasSecondFactor, type EnrolledFactor } from './steps.js';
 
 /**
- * SPEC §1 and §2, as pure functions of (policy, requirement, factor events, enrolled factors, now).
- * Nothing stores "the session's acr": levels are derived from the events at each request, so a
- * session steps down by itself when a level's window passes.
+ * SPEC §2, "What an authorization request gets", as one pure function of (policy, requirement, the
+ * session's factor events, the user's enrolled factors, now). evaluate() below reads in this order:
+ *
+ *   rule 6  prompt=login / max_age=0: nothing proven before counts
+ *   rule 4  a request that can never be met
+ *   rule 5  no acr requested: the highest level held
+ *   rule 2  a requested value already held (and max_age met): no prompt
+ *   rule 3  otherwise step up to the first reachable requested value, asking only for the missing steps
+ *   rule 4  nothing reachable: unmet, except a first second factor enrolled on the way (SPEC §4)
+ *
+ * Rule 7 (prompt=none) belongs to the protocol layer: a `step_up` decision there answers login_required.
+ * Rules 8 and 9 (amr, auth_time) are tokenClaimsFor() and amrForEvent().
  */
 
-export interface EnrolledFactor {
-  factor: FactorKind;
-  credentialId: string;
-  backupEligible?: boolean;
-  attested?: boolean;
-  /** WebAuthn: a passkey that performs user verification */
-  userVerifying?: boolean;
+/** Stable reasons: they appear in logs, the audit trail and the UI. */
+export type SatisfiedReason =
+  /** rule 2 */
+  | 'already_held'
+  /** rule 5 */
+  | 'no_acr_requested';
+export type StepUpReason =
+  /** the session has no factor verification at all */
+  | 'no_session'
+  /** a level up to the target is not held (never reached, or its window passed) */
+  | 'level_not_held'
+  /** rule 6: the target is held but the last active verification is older than max_age */
+  | 'max_age_exceeded'
+  /** rule 6: prompt=login or max_age=0 */
+  | 'fresh_login_requested';
+export type UnmetReason =
+  | RequirementUnmetReason
+  /** rule 4: no requested level can be reached with the user's enrolled factors */
+  | 'no_enrolled_factor_for_target'
+  /** rule 4 / SPEC §4: only enrolling a first second factor would help, and the policy's selfEnrollment is off */
+  | 'self_enrollment_disabled';
+
+/** A step the user is asked for, with the kinds of their enrolled factors that can prove it. */
+export interface MissingStep {
+  acr: string;
+  step: StepKind;
+  allowedFactors: FactorKind[];
 }
 
 export type Decision =
-  | { outcome: 'satisfied'; acr: string | undefined; amr: string[]; authTime: number; held: string[]; reason: string }
+  | { outcome: 'satisfied'; acr: string | undefined; amr: string[]; authTime: number; held: string[]; reason: SatisfiedReason }
   | {
       outcome: 'step_up';
       target: string;
-      missing: Array<{ acr: string; step: StepKind; allowedFactors: FactorKind[] }>;
+      /** every level up to the target that is not held, lowest first (or the target's own step, to re-verify) */
+      missing: MissingStep[];
       held: string[];
-      reason: string;
+      reason: StepUpReason;
+      /** SPEC §4: the second_factor step is an enrollment (allowedFactors: what may be enrolled) */
       enrollmentAllowed: boolean;
     }
-  | { outcome: 'unmet'; reason: string; held: string[] };
+  | { outcome: 'unmet'; reason: UnmetReason; held: string[] };
 
-const SECOND_FACTOR_KINDS: FactorKind[] = ['totp', 'recovery_code', 'webauthn'];
-
-/** Does this event verify this step? (SPEC §1 table) */
-function eventProvesStep(e: FactorEvent, level: LevelDefinition, primary: FactorEvent | undefined): boolean {
-  switch (level.step) {
-    case 'primary':
-      return e.factor === 'password' || isUserVerifiedWebAuthn(e);
-    case 'second_factor':
-      // another kind than the primary factor, or a user-verified passkey (steps 1 and 2 at once)
-      return isUserVerifiedWebAuthn(e) || (SECOND_FACTOR_KINDS.includes(e.factor) && primary !== undefined && primary.factor !== e.factor);
-    case 'phishing_resistant':
-      return e.factor === 'webauthn'; // a recovery code satisfies the aal2 step only
-    case 'device_bound':
-      return e.factor === 'webauthn' && e.backupEligible === false && (!level.requireAttestation || e.attested === true);
-  }
+export interface EvaluateArgs {
+  policy: Policy;
+  requirement: Requirement;
+  /** the session's factor verifications (SPEC §1) */
+  events: FactorEvent[];
+  enrolled: EnrolledFactor[];
+  /** epoch seconds */
+  now: number;
 }
 
-interface HeldLevel {
-  level: LevelDefinition;
-  /** the most recent event that proved this level's step */
-  proof: FactorEvent;
-}
-
-/** Walks the chain from the lowest level: a level is held when every level below is held and its step is fresh. */
-function walkChain(policy: Policy, events: FactorEvent[], now: number): HeldLevel[] {
-  const newestFirst = [...events].filter((e) => e.at <= now).sort((a, b) => b.at - a.at);
-  const held: HeldLevel[] = [];
-  for (const level of policy.levels) {
-    const primary = held[0]?.proof;
-    const proof = newestFirst.find((e) => now - e.at <= level.maxAge && eventProvesStep(e, level, primary));
-    if (!proof) break;
-    held.push({ level, proof });
-  }
-  return held;
-}
-
-export function heldLevels(policy: Policy, events: FactorEvent[], now: number): string[] {
-  return walkChain(policy, events, now).map((h) => h.level.acr);
-}
-
-/** SPEC §2 rule 8: amr of the events supporting the acr, plus mfa for two kinds or a user-verified passkey; auth_time = most recent verification. */
-export function tokenClaimsFor(policy: Policy, acr: string | undefined, events: FactorEvent[], now: number): { acr?: string; amr: string[]; authTime: number } {
-  const chain = walkChain(policy, events, now);
-  const upTo = acr ? chain.findIndex((h) => h.level.acr === acr) : chain.length - 1;
-  const supporting = chain.slice(0, upTo + 1).map((h) => h.proof);
-  const amr = new Set<string>();
-  for (const e of [...supporting].sort((a, b) => a.at - b.at)) for (const v of e.amr) amr.add(v);
-  const kinds = new Set(supporting.map((e) => e.factor));
-  if (kinds.size >= 2 || supporting.some(isUserVerifiedWebAuthn)) amr.add('mfa');
-  const authTime = events.reduce((latest, e) => (e.at <= now && e.at > latest ? e.at : latest), 0);
-  return { ...(acr ? { acr } : {}), amr: [...amr], authTime };
-}
-
-/** Which enrolled factor kinds can prove this step? */
-function factorsForStep(level: LevelDefinition, enrolled: EnrolledFactor[]): FactorKind[] {
-  const fits = enrolled.filter((f) => {
-    switch (level.step) {
-      case 'primary':
-        return f.factor === 'password' || (f.factor === 'webauthn' && f.userVerifying === true);
-      case 'second_factor':
-        return SECOND_FACTOR_KINDS.includes(f.factor);
-      case 'phishing_resistant':
-        return f.factor === 'webauthn';
-      case 'device_bound':
-        return f.factor === 'webauthn' && f.backupEligible === false && (!level.requireAttestation || f.attested === true);
-    }
-  });
-  return [...new Set(fits.map((f) => f.factor))];
-}
-
-interface Plan {
-  target: LevelDefinition;
-  missing: Array<{ acr: string; step: StepKind; allowedFactors: FactorKind[] }>;
-}
-
-/** The steps to ask for to reach `target`: every level up to it that is not held, or (re-verification) the target's own step. */
-function planFor(policy: Policy, target: LevelDefinition, held: string[], enrolled: EnrolledFactor[], reverify: boolean): Plan {
-  const levels = policy.levels.filter((l) => l.rank <= target.rank && !held.includes(l.acr));
-  const steps = levels.length ? levels : reverify ? [target] : [];
-  return { target, missing: steps.map((l) => ({ acr: l.acr, step: l.step, allowedFactors: factorsForStep(l, enrolled) })) };
-}
-
-const reachable = (plan: Plan) => plan.missing.every((m) => m.allowedFactors.length > 0);
-
-export function evaluate(args: { policy: Policy; requirement: Requirement; events: FactorEvent[]; enrolled: EnrolledFactor[]; now: number }): Decision {
+export function evaluate(args: EvaluateArgs): Decision {
   const { policy, requirement, enrolled, now } = args;
-  if (requirement.unmetReason) return { outcome: 'unmet', reason: requirement.unmetReason, held: [] };
 
-  // Rule 6: prompt=login / max_age=0 — a full fresh authentication, nothing already proven counts
+  // Rule 6: prompt=login (or max_age=0) asks for a full fresh authentication: every step up to the
+  // target is verified again, so nothing the session proved before counts.
   const events = requirement.freshLogin ? [] : args.events;
-  const held = heldLevels(policy, events, now);
-  const lastVerification = events.reduce((latest, e) => Math.max(latest, e.at), 0);
-  const maxAgeExceeded = requirement.maxAge !== undefined && (events.length === 0 || now - lastVerification > requirement.maxAge);
-  const stepUpReason = requirement.freshLogin ? 'fresh_login_requested' : events.length === 0 ? 'no_session' : maxAgeExceeded ? 'max_age_exceeded' : 'level_not_held';
-  const satisfied = (acr: string | undefined, reason: string): Decision => ({ outcome: 'satisfied', ...tokenClaimsFor(policy, acr, events, now), acr, held, reason });
-  const stepUp = (plan: Plan, enrollmentAllowed = false): Decision => ({
+  const chain = walkChain(policy, events, now);
+  const held = chain.held.map((h) => h.level.acr);
+
+  // Rule 4: a request that can never be met, whatever the session holds (an essential acr naming only
+  // unknown values; a client minimum the policy does not know).
+  if (requirement.unmetReason) return { outcome: 'unmet', reason: requirement.unmetReason, held };
+
+  // Rule 6: max_age counts from the session's last active factor verification.
+  const lastActive = lastVerification(events, now);
+  const maxAgeMet = requirement.maxAge === undefined || (lastActive !== undefined && now - lastActive <= requirement.maxAge);
+
+  const satisfied = (acr: string, reason: SatisfiedReason): Decision => {
+    const claims = tokenClaimsFor(policy, acr, events, now); // rule 8: amr and auth_time
+    return { outcome: 'satisfied', acr, amr: claims.amr, authTime: claims.authTime, held, reason };
+  };
+
+  // The levels to aim for, most preferred first.
+  let targets: LevelDefinition[];
+  if (requirement.requested.length === 0) {
+    // Rule 5: no acr requested (and no client default or minimum): the highest level the session holds.
+    const highestHeld = chain.held.at(-1)?.level;
+    if (highestHeld && maxAgeMet) return satisfied(highestHeld.acr, 'no_acr_requested');
+    // Nothing held, or max_age passed: a primary factor, the step of the lowest level (rule 6: "for aal1: a primary factor").
+    targets = [lowestLevel(policy)];
+  } else {
+    const requested = requirement.requested.map((acr) => levelOf(policy, acr)).filter((l): l is LevelDefinition => l !== undefined);
+    // Rule 2: the session already holds a requested value (and max_age is met): no prompt, and the
+    // ID token's acr is the highest requested value held.
+    const highestHeldRequested = highestRank(requested.filter((l) => held.includes(l.acr)));
+    if (highestHeldRequested && maxAgeMet) return satisfied(highestHeldRequested.acr, 'already_held');
+    // Rule 6: held, but max_age is not met: re-verify the step of the level that would be issued, first.
+    targets = highestHeldRequested ? [highestHeldRequested, ...requested.filter((l) => l !== highestHeldRequested)] : requested;
+  }
+
+  // Why the user is asked: a stable reason for logs, the audit trail and the page's wording.
+  const stepUpReason = (plan: Plan): StepUpReason => {
+    if (requirement.freshLogin) return 'fresh_login_requested';
+    if (events.length === 0) return 'no_session';
+    return plan.reverify ? 'max_age_exceeded' : 'level_not_held';
+  };
+  const stepUp = (plan: Plan, enrollmentAllowed: boolean): Decision => ({
     outcome: 'step_up',
     target: plan.target.acr,
     missing: plan.missing,
     held,
-    reason: stepUpReason,
+    reason: stepUpReason(plan),
     enrollmentAllowed,
   });
 
-  // Rule 5: no acr asked — the highest level held; with nothing held (or max_age passed), a primary factor
-  if (requirement.requested.length === 0) {
-    const lowest = policy.levels[0]!;
-    if (held.length > 0 && !maxAgeExceeded) return satisfied(held.at(-1), 'no_acr_requested');
-    const plan = planFor(policy, lowest, held, enrolled, true);
-    return reachable(plan) ? stepUp(plan) : { outcome: 'unmet', reason: 'no_enrolled_factor_for_target', held };
+  // Rule 3: the target is the first requested value the user can reach with enrolled factors; the
+  // user is asked only for the missing steps (a password session asked for aal2 sees the second
+  // factor, never the password again), choosing among the enrolled factors that fit.
+  const plans = targets.map((target) => planStepUp(policy, target, chain, enrolled));
+  const reachable = plans.find((plan) => plan.missing.every((step) => step.allowedFactors.length > 0));
+  if (reachable) return stepUp(reachable, false);
+
+  // Rule 4 exception (SPEC §4 selfEnrollment): a user with no second factor at all may enroll one during
+  // the step-up, right after a fresh primary verification, and then continues. It applies to the first
+  // target whose only gap is that second factor (a missing primary step is verified first, as usual).
+  const enrollable = hasSecondFactor(enrolled) ? undefined : plans.find((plan) => plan.missing.every((step) => step.step === 'second_factor' || step.allowedFactors.length > 0));
+  if (enrollable) {
+    if (!policy.selfEnrollment) return { outcome: 'unmet', reason: 'self_enrollment_disabled', held };
+    const missing = enrollable.missing.map((step) => (step.step === 'second_factor' ? { ...step, allowedFactors: [...ENROLLABLE_DURING_STEP_UP] } : step));
+    return stepUp({ ...enrollable, missing }, true);
   }
 
-  // Rule 2: a requested value already held (and max_age met) — no prompt; the highest requested value held
-  const requestedLevels = requirement.requested.map((acr) => levelOf(policy, acr)!).filter(Boolean);
-  const heldRequested = requestedLevels.filter((l) => held.includes(l.acr));
-  if (heldRequested.length > 0 && !maxAgeExceeded) {
-    const highest = heldRequested.reduce((a, b) => (b.rank > a.rank ? b : a));
-    return satisfied(highest.acr, 'already_held');
-  }
-
-  // Rule 3: the first requested value the user can reach; ask only for the missing steps
-  const plans = requestedLevels.map((target) => planFor(policy, target, held, enrolled, maxAgeExceeded));
-  const plan = plans.find(reachable);
-  if (plan) return stepUp(plan);
-
-  // Rule 4 exception (SPEC §4): a user with no second factor at all may enroll one during the step-up
-  const hasSecondFactor = enrolled.some((f) => SECOND_FACTOR_KINDS.includes(f.factor));
-  if (policy.selfEnrollment && !hasSecondFactor) {
-    const enrollable = plans.find((p) => p.missing.every((m) => (m.step === 'second_factor' ? true : m.allowedFactors.length > 0)));
-    if (enrollable) {
-      return stepUp(
-        { ...enrollable, missing: enrollable.missing.map((m) => (m.step === 'second_factor' ? { ...m, allowedFactors: ['totp'] } : m)) },
-        true,
-      );
-    }
-  }
+  // Rule 4: no known requested value can be reached. Never a lower acr than requested.
   return { outcome: 'unmet', reason: 'no_enrolled_factor_for_target', held };
 }
+
+/** What reaching one target takes. */
+interface Plan {
+  target: LevelDefinition;
+  missing: MissingStep[];
+  /** the target is held and only its freshness (max_age) is lacking */
+  reverify: boolean;
+}
+
+function planStepUp(policy: Policy, target: LevelDefinition, chain: SessionChain, enrolled: EnrolledFactor[]): Plan {
+  const heldAcrs = new Set(chain.held.map((h) => h.level.acr));
+  // Rule 3: every level up to the target that the session does not hold, in order
+  const notHeld = policy.levels.filter((level) => level.rank <= target.rank && !heldAcrs.has(level.acr));
+  // Rule 6: the target is held, only max_age is not met: the user re-verifies the target's own step
+  const reverify = notHeld.length === 0;
+  // A second factor must be of another kind than the primary (SPEC §1 rank 2): the session's fresh
+  // primary verifications, or, when the primary step is itself missing, the factors that will provide it.
+  const primaryKinds = heldAcrs.has(lowestLevel(policy).acr) ? chain.primaryKinds : enrolledPrimaryKinds(enrolled);
+  const missing = (reverify ? [target] : notHeld).map((level) => ({
+    acr: level.acr,
+    step: level.step,
+    allowedFactors: enrolledKindsForStep(level, enrolled, primaryKinds),
+  }));
+  return { target, missing, reverify };
+}
+
+const highestRank = (levels: LevelDefinition[]): LevelDefinition | undefined =>
+  levels.reduce<LevelDefinition | undefined>((best, level) => (best === undefined || level.rank > best.rank ? level : best), undefined);

@@ -1,8 +1,9 @@
 /**
- * Factor verifications as the session records them (SPEC §1), and their RFC 8176 amr values (SPEC §2.9).
+ * Factor verifications as the session records them (SPEC §1), and their RFC 8176 amr values (SPEC §2 rule 9).
  */
 export type FactorKind = 'password' | 'totp' | 'webauthn' | 'recovery_code';
 
+/** One verification recorded on the session: `{factor, credential id, amr values, at}` (SPEC §1). */
 export interface FactorEvent {
   factor: FactorKind;
   credentialId?: string;
@@ -14,10 +15,21 @@ export interface FactorEvent {
   backupEligible?: boolean;
   /** WebAuthn credential whose attestation was verified */
   attested?: boolean;
+  /** RFC 8176 values for this event, computed by amrForEvent() */
   amr: string[];
 }
 
-/** SPEC §2.9: pwd; otp for TOTP and recovery codes; WebAuthn hwk (device-bound) or swk (synced) plus user, and mfa when user-verified. */
+/** A user-verified WebAuthn assertion (a passkey) is multi-factor by itself (SPEC §1: it counts as steps 1 and 2). */
+export const isUserVerifiedWebAuthn = (e: Pick<FactorEvent, 'factor' | 'userVerified'>): boolean => e.factor === 'webauthn' && e.userVerified === true;
+
+/** WebAuthn backup-eligible flag false: the private key cannot leave the authenticator (SPEC §1 `phrh`, §3). */
+export const isDeviceBound = (e: { factor: FactorKind; backupEligible?: boolean }): boolean => e.factor === 'webauthn' && e.backupEligible === false;
+
+/**
+ * SPEC §2 rule 9: password `pwd`; TOTP and recovery code `otp`; WebAuthn `hwk` (device-bound) or
+ * `swk` (synced, or BE flag unknown: a key is only called hardware-bound when it says so), plus `user`
+ * (user present); a user-verified assertion is multi-factor by itself, so it also brings `mfa`.
+ */
 export function amrForEvent(e: Omit<FactorEvent, 'amr'>): string[] {
   switch (e.factor) {
     case 'password':
@@ -26,9 +38,6 @@ export function amrForEvent(e: Omit<FactorEvent, 'amr'>): string[] {
     case 'recovery_code':
       return ['otp'];
     case 'webauthn':
-      return [e.backupEligible === false ? 'hwk' : 'swk', 'user', ...(e.userVerified ? ['mfa'] : [])];
+      return [isDeviceBound(e) ? 'hwk' : 'swk', 'user', ...(isUserVerifiedWebAuthn(e) ? ['mfa'] : [])];
   }
 }
-
-/** A user-verified WebAuthn assertion is multi-factor by itself (SPEC §1: counts as steps 1 and 2). */
-export const isUserVerifiedWebAuthn = (e: Pick<FactorEvent, 'factor' | 'userVerified'>) => e.factor === 'webauthn' && e.userVerified === true;

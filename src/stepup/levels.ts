@@ -1,78 +1,148 @@
 import { z } from 'zod';
 
 /**
- * Assurance levels (SPEC §1): an ordered chain; each level adds one step on top of the level below it
- * and has its own freshness window.
+ * Assurance levels (SPEC §1): an ordered chain. Each level adds one *step* on top of the level below
+ * it and has its own freshness window (max age). The default chain ships in DEFAULT_POLICY; a policy
+ * file (POLICY_FILE, SPEC §6) may replace it and is read through parsePolicy().
  */
+
+/** What lifts a session from the level below to this one (SPEC §1 table, third column). */
 export type StepKind = 'primary' | 'second_factor' | 'phishing_resistant' | 'device_bound';
 
+export const STEP_KINDS = ['primary', 'second_factor', 'phishing_resistant', 'device_bound'] as const satisfies readonly StepKind[];
+
 export interface LevelDefinition {
+  /** the acr value RPs request and ID tokens carry */
   acr: string;
+  /** 1 for the lowest level; a level's rank is its position in the chain */
   rank: number;
   step: StepKind;
-  /** seconds: the step must have been verified within this window for the level to be held */
+  /** seconds: the step must have been verified within this window for the level to be held (SPEC §1) */
   maxAge: number;
-  /** device_bound only: require a verified attestation (BE is otherwise the authenticator's own claim) */
+  /**
+   * device_bound only: the credential's attestation must have been verified. Without it, the
+   * backup-eligible flag is the authenticator's own claim (SPEC §3 WebAuthn).
+   */
   requireAttestation?: boolean;
 }
 
 export interface Policy {
-  /** lowest first */
+  /** ordered lowest first; levels[0] is the primary step */
   levels: LevelDefinition[];
   /** SPEC §4: a user with only a password may enroll a first second factor during a step-up */
   selfEnrollment: boolean;
 }
 
-const HOUR = 3600;
-const DAY = 24 * HOUR;
+const HOUR_SECONDS = 3600;
+const DAY_SECONDS = 24 * HOUR_SECONDS;
 
-/** SPEC §1 defaults. */
-export const DEFAULT_POLICY: Policy = Object.freeze({
+/** SPEC §1: the defaults that must ship. Deeply frozen: it is shared by every request. */
+export const DEFAULT_POLICY: Policy = deepFreeze({
   levels: [
-    { acr: 'aal1', rank: 1, step: 'primary', maxAge: 30 * DAY },
-    { acr: 'aal2', rank: 2, step: 'second_factor', maxAge: 12 * HOUR },
-    { acr: 'phr', rank: 3, step: 'phishing_resistant', maxAge: 12 * HOUR },
-    { acr: 'phrh', rank: 4, step: 'device_bound', maxAge: 12 * HOUR },
+    { acr: 'aal1', rank: 1, step: 'primary', maxAge: 30 * DAY_SECONDS },
+    { acr: 'aal2', rank: 2, step: 'second_factor', maxAge: 12 * HOUR_SECONDS },
+    { acr: 'phr', rank: 3, step: 'phishing_resistant', maxAge: 12 * HOUR_SECONDS },
+    { acr: 'phrh', rank: 4, step: 'device_bound', maxAge: 12 * HOUR_SECONDS },
   ],
   selfEnrollment: true,
-}) as Policy;
-
-const levelSchema = z.object({
-  acr: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces'),
-  step: z.enum(['primary', 'second_factor', 'phishing_resistant', 'device_bound']),
-  maxAge: z.number().int().positive(),
-  requireAttestation: z.boolean().optional(),
 });
 
+function deepFreeze<T extends Policy>(policy: T): T {
+  policy.levels.forEach((level) => Object.freeze(level));
+  Object.freeze(policy.levels);
+  return Object.freeze(policy);
+}
+
+/** The level named by an acr value, or undefined for a value the policy does not know. */
+export const levelOf = (policy: Policy, acr: string): LevelDefinition | undefined => policy.levels.find((l) => l.acr === acr);
+
+/** The chain's first level: its step is the primary factor. */
+export const lowestLevel = (policy: Policy): LevelDefinition => {
+  const lowest = policy.levels[0];
+  if (!lowest) throw new Error('a policy has at least one level'); // parsePolicy guarantees it
+  return lowest;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Policy file (SPEC §6 POLICY_FILE): `{ "levels": [{ "acr", "step", "maxAge" (seconds),
+// "requireAttestation"? }, …] (lowest first), "selfEnrollment"? (default true) }`.
+
+/** Messages for an object that is not one, or that has fields the policy does not know (typos fail loudly). */
+const objectErrors =
+  (expected: string) =>
+  (issue: z.core.$ZodRawIssue): string | undefined => {
+    if (issue.code === 'invalid_type') return expected;
+    if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    return undefined;
+  };
+
+const levelSchema = z.strictObject(
+  {
+    acr: z
+      .string({ error: 'is required and must be a string' })
+      .min(1, { error: 'must not be empty' })
+      .max(200, { error: 'must be at most 200 characters' })
+      // acr_values is a space-separated list (OIDC Core §3.1.2.1), so a value cannot contain whitespace
+      .regex(/^\S+$/, { error: 'must not contain spaces' }),
+    rank: z.number({ error: 'must be a number' }).int({ error: 'must be a whole number' }).optional(),
+    step: z.enum(STEP_KINDS, { error: `is required and must be one of ${STEP_KINDS.join(', ')}` }),
+    maxAge: z
+      .number({ error: 'is required and must be a number of seconds' })
+      .int({ error: 'must be a whole number of seconds' })
+      .positive({ error: 'must be a positive number of seconds' }),
+    requireAttestation: z.boolean({ error: 'must be true or false' }).optional(),
+  },
+  { error: objectErrors('must be an object with "acr", "step" and "maxAge"') },
+);
+
 const policySchema = z
-  .object({
-    levels: z.array(levelSchema).min(1),
-    selfEnrollment: z.boolean().default(true),
-  })
-  .strict()
-  .superRefine((p, ctx) => {
+  .strictObject(
+    {
+      levels: z.array(levelSchema, { error: 'is required and must be a list of levels, lowest first' }).min(1, { error: 'must list at least one level' }),
+      selfEnrollment: z.boolean({ error: 'must be true or false' }).default(true),
+    },
+    { error: objectErrors('must be a JSON object with "levels" and optionally "selfEnrollment"') },
+  )
+  .superRefine((policy, ctx) => {
     const seen = new Set<string>();
-    p.levels.forEach((l, i) => {
-      if (seen.has(l.acr)) ctx.addIssue({ code: 'custom', path: ['levels', i, 'acr'], message: `duplicate acr ${l.acr}` });
-      seen.add(l.acr);
-    });
-    if (p.levels[0]?.step !== 'primary') ctx.addIssue({ code: 'custom', path: ['levels', 0, 'step'], message: 'the lowest level must be a primary step' });
-    p.levels.slice(1).forEach((l, i) => {
-      if (l.step === 'primary') ctx.addIssue({ code: 'custom', path: ['levels', i + 1, 'step'], message: 'only the lowest level can be a primary step' });
+    policy.levels.forEach((level, i) => {
+      if (seen.has(level.acr)) ctx.addIssue({ code: 'custom', path: ['levels', i, 'acr'], message: `duplicate acr value "${level.acr}"` });
+      seen.add(level.acr);
+      // SPEC §1: the chain starts with the primary factor and every other level adds one step on top
+      if (i === 0 && level.step !== 'primary') ctx.addIssue({ code: 'custom', path: ['levels', 0, 'step'], message: 'the lowest level must be the "primary" step' });
+      if (i > 0 && level.step === 'primary') ctx.addIssue({ code: 'custom', path: ['levels', i, 'step'], message: 'only the lowest level can be the "primary" step' });
+      if (level.requireAttestation !== undefined && level.step !== 'device_bound') {
+        ctx.addIssue({ code: 'custom', path: ['levels', i, 'requireAttestation'], message: 'only applies to a "device_bound" step' });
+      }
+      if (level.rank !== undefined && level.rank !== i + 1) {
+        ctx.addIssue({ code: 'custom', path: ['levels', i, 'rank'], message: `must be ${i + 1} (levels are ranked by their position, lowest first) or left out` });
+      }
     });
   });
 
-/** A policy file's JSON: `{ "levels": [{ "acr", "step", "maxAge" (seconds) }, …] (lowest first), "selfEnrollment" }`. */
+/** `levels[1].maxAge`: where the problem is, as a person reading the file would look for it. */
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+/**
+ * Parses a policy file's JSON into a Policy (ranks follow the order of the levels).
+ * @throws Error `invalid policy: levels[1].maxAge: must be a positive number of seconds; …`
+ */
 export function parsePolicy(json: unknown): Policy {
   const result = policySchema.safeParse(json);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new Error(`invalid policy: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = result.error.issues.map((issue) => (issue.path.length ? `${formatPath(issue.path)}: ${issue.message}` : issue.message));
+    throw new Error(`invalid policy: ${problems.join('; ')}`);
   }
   return {
-    levels: result.data.levels.map((l, i) => ({ ...l, rank: i + 1 })),
+    levels: result.data.levels.map((level, i) => ({
+      acr: level.acr,
+      rank: i + 1,
+      step: level.step,
+      maxAge: level.maxAge,
+      ...(level.requireAttestation !== undefined ? { requireAttestation: level.requireAttestation } : {}),
+    })),
     selfEnrollment: result.data.selfEnrollment,
   };
 }
-
-export const levelOf = (policy: Policy, acr: string) => policy.levels.find((l) => l.acr === acr);
