@@ -338,3 +338,25 @@ describe('prompt=consent and offline_access', () => {
     expect(tokens.scope?.split(' ')).toEqual(expect.arrayContaining(['openid', 'offline_access', 'email']));
   });
 });
+
+describe('password lockout (SPEC §3)', () => {
+  async function attempt(email: string, password: string) {
+    const b = new Browser(server.issuer);
+    const page = await b.follow((await startAuthorization(config)).url.toString());
+    return b.submit(page, '/password', { email, password });
+  }
+
+  it.each([
+    ['an existing account', async () => (await createUser(server.app)).email],
+    ['an unknown email (same behaviour: no enumeration)', async () => `ghost-${Date.now()}@example.com`],
+  ])('locks %s after repeated failures, across fresh logins, even for the right password', async (_label, email) => {
+    const target = await email();
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await attempt(target, 'wrong password!')).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429]);
+    const locked = await attempt(target, 'correct horse battery staple');
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(locked.html).toContain('Too many attempts');
+  });
+});

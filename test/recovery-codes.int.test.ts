@@ -100,3 +100,21 @@ describe('recovery codes', () => {
     for (const bad of ['', 'x'.repeat(60), '\u0000abc']) expect((await useCode(browser, page, bad)).status).toBe(401);
   });
 });
+
+describe('recovery code lockout', () => {
+  it('locks after repeated wrong codes, even for a valid one', async () => {
+    const { user, codes } = await userWithCodes();
+    const { browser, page } = await atRecoveryPage(user.email, user.password);
+    const statuses: number[] = [];
+    let last = page;
+    for (let i = 0; i < 7; i++) {
+      last = await useCode(browser, last, 'aaaa-bbbb-cccc-dddd');
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429]);
+    const locked = await useCode(browser, last, codes[0]!);
+    expect(locked.status).toBe(429);
+    expect(locked.html).toContain('Too many attempts');
+    expect(await server.app.stores.recoveryCodes.remaining(user.id)).toBe(10); // the valid code was not spent
+  });
+});

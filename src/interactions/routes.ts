@@ -12,7 +12,7 @@ import { amrForEvent } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
-import { lockedMessage, type AttemptGuard } from './attempts.js';
+import { lockedMessage, type AttemptAudit, type AttemptGuard, type AttemptSubjects } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 
 /**
@@ -180,6 +180,22 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     ctx.redirect(returnTo);
   };
 
+  /** Refused before the guess is checked (SPEC §3): 429 with Retry-After, the same step shown with the wait. */
+  const refuseIfLocked = async (
+    ctx: Context,
+    interaction: InteractionDetails,
+    subjects: AttemptSubjects,
+    what: AttemptAudit,
+    extra: Record<string, unknown> = {},
+  ): Promise<boolean> => {
+    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
+    if (lockedFor === undefined) return false;
+    ctx.status = 429;
+    ctx.set('Retry-After', String(lockedFor));
+    await proceed(ctx, interaction, { ...extra, error: lockedMessage(lockedFor) });
+    return true;
+  };
+
   router.get('/interaction/:uid', async (ctx) => {
     const interaction = await provider.interactionDetails(ctx.req, ctx.res);
     if (interaction.uid !== ctx.params.uid) return expired(ctx);
@@ -200,12 +216,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: `pwd:acct:${hashSubject(email.trim().toLowerCase())}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.password', subject: known?.id, clientId });
-    if (lockedFor !== undefined) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(lockedFor));
-      return proceed(ctx, interaction, { email, error: lockedMessage(lockedFor) });
-    }
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.password', subject: known?.id, clientId }, { email })) return;
 
     const found = email ? await deps.accounts.findCredentialsByEmail(email) : undefined;
     const usable = found && !found.account.disabledAt ? found : undefined;
@@ -239,12 +250,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.totp', subject: accountId, clientId });
-    if (lockedFor !== undefined) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(lockedFor));
-      return proceed(ctx, interaction, { error: lockedMessage(lockedFor) });
-    }
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.totp', subject: accountId, clientId })) return;
 
     const now = deps.now();
     const candidates = enrolling
@@ -305,12 +311,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: `recovery:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, { type: 'login.recovery_code', subject: accountId, clientId });
-    if (lockedFor !== undefined) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(lockedFor));
-      return proceed(ctx, interaction, { error: lockedMessage(lockedFor), method: 'recovery_code' });
-    }
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.recovery_code', subject: accountId, clientId }, { method: 'recovery_code' })) return;
     // single-use: the conditional UPDATE decides, so parallel uses of one code give one success
     if (!looksLikeRecoveryCode(code) || !(await deps.recoveryCodes.consume(accountId, hashRecoveryCode(code)))) {
       await deps.attempts.failed(ctx, subjects, { type: 'login.recovery_code', reason: 'bad_code', subject: accountId, clientId });
