@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as createCoreTables from './20261122000000_create_core_tables.js';
 import * as createFactors from './20261122010000_create_factors.js';
 import * as createRecoveryCodes from './20261122020000_create_recovery_codes.js';
+import * as addWebAuthnCredentials from './20261122030000_add_webauthn_credentials.js';
 
 /**
  * Migrations are listed here rather than discovered from the file system, so the same list runs under
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_core_tables': createCoreTables,
   '20261122010000_create_factors': createFactors,
   '20261122020000_create_recovery_codes': createRecoveryCodes,
+  '20261122030000_add_webauthn_credentials': addWebAuthnCredentials,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Sealer } from '../crypto/encryption.js';
+import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
 import type { Db } from './db.js';
 
 export type FactorType = 'totp' | 'webauthn';
@@ -14,6 +15,21 @@ export interface Factor {
   createdAt: Date;
   confirmedAt: Date | null;
   lastUsedAt: Date | null;
+  /** WebAuthn only: what was registered, for display and for the step rules (never the public key) */
+  webauthn?: WebAuthnFactorInfo;
+}
+
+export interface WebAuthnFactorInfo {
+  aaguid: string | null;
+  /** the AAGUID's model name where known (SPEC §3) */
+  authenticatorModel: string | null;
+  /** BE as registered: false = device-bound */
+  backupEligible: boolean;
+  /** BS as last seen */
+  backupState: boolean | null;
+  userVerifying: boolean;
+  attested: boolean;
+  transports: string[];
 }
 
 interface FactorRow {
@@ -27,6 +43,15 @@ interface FactorRow {
   created_at: Date;
   confirmed_at: Date | null;
   last_used_at: Date | null;
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: string | null;
+  transports: string[] | null;
+  aaguid: string | null;
+  backup_eligible: boolean | null;
+  backup_state: boolean | null;
+  user_verifying: boolean | null;
+  attested: boolean | null;
 }
 
 const toFactor = (r: FactorRow): Factor => ({
@@ -38,6 +63,59 @@ const toFactor = (r: FactorRow): Factor => ({
   createdAt: r.created_at,
   confirmedAt: r.confirmed_at,
   lastUsedAt: r.last_used_at,
+  ...(r.type === 'webauthn'
+    ? {
+        webauthn: {
+          aaguid: r.aaguid,
+          authenticatorModel: authenticatorModel(r.aaguid) ?? null,
+          backupEligible: r.backup_eligible === true,
+          backupState: r.backup_state,
+          userVerifying: r.user_verifying === true,
+          attested: r.attested === true,
+          transports: r.transports ?? [],
+        },
+      }
+    : {}),
+});
+
+/** What an assertion is verified against (SPEC §3). */
+export interface StoredWebAuthnCredential {
+  factorId: string;
+  accountId: string;
+  credentialId: string;
+  publicKey: Uint8Array;
+  signCount: number;
+  transports: string[];
+  backupEligible: boolean;
+  userVerifying: boolean;
+  attested: boolean;
+}
+
+export interface NewWebAuthnCredential {
+  label: string;
+  credentialId: string;
+  publicKey: Uint8Array;
+  signCount: number;
+  transports: string[];
+  aaguid: string;
+  backupEligible: boolean;
+  backupState: boolean;
+  userVerifying: boolean;
+  attested: boolean;
+}
+
+export class DuplicateCredentialError extends Error {}
+
+const toStoredCredential = (r: FactorRow): StoredWebAuthnCredential => ({
+  factorId: r.id,
+  accountId: r.account_id,
+  credentialId: r.credential_id!,
+  publicKey: new Uint8Array(Buffer.from(r.public_key!, 'base64url')),
+  signCount: Number(r.sign_count ?? 0),
+  transports: r.transports ?? [],
+  backupEligible: r.backup_eligible === true,
+  userVerifying: r.user_verifying === true,
+  attested: r.attested === true,
 });
 
 // the sealed TOTP secret is bound to its factor id: a ciphertext moved to another row will not open
@@ -94,6 +172,64 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
         })
         .returning('id');
       return rows.length === 1;
+    },
+
+    /** A verified registration is active at once: the ceremony itself is the confirmation. */
+    async createWebAuthn(accountId: string, c: NewWebAuthnCredential): Promise<Factor> {
+      try {
+        const [row] = await db<FactorRow>('factors')
+          .insert({
+            id: randomUUID(),
+            account_id: accountId,
+            type: 'webauthn',
+            label: c.label,
+            status: 'active',
+            confirmed_at: db.fn.now() as unknown as Date,
+            credential_id: c.credentialId,
+            public_key: Buffer.from(c.publicKey).toString('base64url'),
+            sign_count: String(c.signCount),
+            transports: JSON.stringify(c.transports) as unknown as string[],
+            aaguid: c.aaguid,
+            backup_eligible: c.backupEligible,
+            backup_state: c.backupState,
+            user_verifying: c.userVerifying,
+            attested: c.attested,
+          })
+          .returning('*');
+        return toFactor(row as FactorRow);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new DuplicateCredentialError('this authenticator is already registered');
+        throw err;
+      }
+    },
+
+    /** An active credential by its id (any account: the caller checks it belongs to the account being stepped up). */
+    async findWebAuthnCredential(credentialId: string): Promise<StoredWebAuthnCredential | undefined> {
+      if (credentialId.length > 1400 || credentialId.includes('\u0000')) return undefined;
+      const row = await db<FactorRow>('factors').where({ credential_id: credentialId, type: 'webauthn', status: 'active' }).first();
+      return row ? toStoredCredential(row) : undefined;
+    },
+
+    async webAuthnCredentials(accountId: string): Promise<StoredWebAuthnCredential[]> {
+      const rows = await db<FactorRow>('factors').where({ account_id: accountId, type: 'webauthn', status: 'active' }).orderBy('created_at', 'asc');
+      return rows.map(toStoredCredential);
+    },
+
+    /**
+     * SPEC §3: the stored counter moves forward only. The compare-and-set is the decision, so of two
+     * parallel assertions reporting the same counter only one passes. A counter of 0 on both sides is
+     * an authenticator that does not count (allowed).
+     */
+    async recordWebAuthnUse(factorId: string, previousCount: number, newCount: number, backupState: boolean): Promise<boolean> {
+      const rows = await db('factors')
+        .where({ id: factorId, type: 'webauthn', sign_count: String(previousCount) })
+        .update({ sign_count: String(newCount), backup_state: backupState, last_used_at: db.fn.now() })
+        .returning('id');
+      return rows.length === 1;
+    },
+
+    async rename(factorId: string, accountId: string, label: string): Promise<boolean> {
+      return (await db('factors').where({ id: factorId, account_id: accountId }).update({ label })) === 1;
     },
 
     async remove(factorId: string, accountId: string): Promise<boolean> {
