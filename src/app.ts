@@ -22,6 +22,9 @@ import type { EnrolledFactor } from './stepup/index.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
 import { createFailureLimiter } from './store/redis/failure-limiter.js';
 import { openStores, type Stores } from './store/stores.js';
+import { createChallengeStore } from './store/redis/webauthn-challenges.js';
+import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
+import { relyingPartyFor } from './factors/webauthn/webauthn.js';
 
 export type { Stores };
 
@@ -73,7 +76,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ]);
     return [
       ...(account?.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
-      ...factors.map((f) => ({ factor: f.type, credentialId: f.id })),
+      ...factors.map((f) =>
+        f.webauthn
+          ? { factor: 'webauthn' as const, credentialId: f.id, backupEligible: f.webauthn.backupEligible, userVerifying: f.webauthn.userVerifying, attested: f.webauthn.attested }
+          : { factor: f.type, credentialId: f.id },
+      ),
       ...(recoveryCodes > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
     ];
   };
@@ -93,7 +100,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: config.trustProxy,
   });
 
+  const webauthnUsers = createWebAuthnUsersRepo(stores.db);
+  const challenges = createChallengeStore(stores.redis, prefix);
+  const rp = relyingPartyFor(config.issuer);
+
   const interactions = createInteractionRouter({
+    webauthnUsers,
+    challenges,
+    rp,
     provider,
     policy,
     views,

@@ -8,12 +8,14 @@ import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes, normalizeRec
 import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
-import { amrForEvent } from '../stepup/index.js';
+import { amrForEvent, type MissingStep } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import { lockedMessage, type AttemptAudit, type AttemptGuard, type AttemptSubjects } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
+import { acceptAssertion, credentialsForSteps, prepareAssertion, type WebAuthnStepDeps } from './webauthn-step.js';
+import { WebAuthnRejected } from '../factors/webauthn/webauthn.js';
 
 /**
  * The people-facing sign-in and step-up pages (SPEC §2 rule 3, §5). Every route lives under
@@ -21,7 +23,7 @@ import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, 
  * re-reads the interaction and the progress server-side, checks CSRF and the rate limits, and then
  * lets the policy decide the next step: finish, ask for the next missing step, or unmet.
  */
-export interface InteractionDeps extends FlowDeps {
+export interface InteractionDeps extends FlowDeps, WebAuthnStepDeps {
   views: Views;
   csrf: Csrf;
   accounts: AccountsRepo;
@@ -36,6 +38,7 @@ export interface InteractionDeps extends FlowDeps {
 const GENERIC_LOGIN_ERROR = 'Incorrect email or password.';
 const GENERIC_CODE_ERROR = 'That code is not valid. Check your authenticator app and try again.';
 const GENERIC_RECOVERY_ERROR = 'That recovery code is not valid or was already used.';
+const GENERIC_WEBAUTHN_ERROR = 'That passkey or security key could not be verified. Try again, or choose another way.';
 const MAX_EMAIL_LENGTH = 254;
 const MAX_LABEL_LENGTH = 64;
 /** SPEC §4: adding a factor needs a verification no older than this. */
@@ -108,7 +111,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const name = await clientName(interaction);
     if (!state.accountId || !state.decision) {
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, MAX_EMAIL_LENGTH) : '';
-      return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email: hint, clientName: name, ...extra });
+      // a passkey signs in without a username (discoverable credential): the options name no credential
+      const passkeyOptions = await prepareAssertion(deps, interaction.uid, { allow: [], requireUserVerification: true });
+      return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email: hint, clientName: name, passkeyOptions, ...extra });
     }
     const decision = state.decision;
     if (decision.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision });
@@ -120,19 +125,47 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const step = decision.missing[0]!;
     const common = { uid: interaction.uid, clientName: name, email: account.email, reason: reasonText(state), ...extra };
 
-    if (step.step === 'primary') return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common });
+    if (step.step === 'primary') {
+      // a known user re-verifying: their own passkeys (user verification required), if they have any
+      const passkeys = step.allowedFactors.includes('webauthn') ? credentialsForSteps(deps.policy, [step], await deps.factors.webAuthnCredentials(state.accountId)) : [];
+      const passkeyOptions = passkeys.length
+        ? await prepareAssertion(deps, interaction.uid, { accountId: state.accountId, allow: passkeys, requireUserVerification: true })
+        : undefined;
+      return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, passkeyOptions, ...common });
+    }
 
     if (decision.enrollmentAllowed && !decision.missing.some((m) => m.allowedFactors.some((f) => f !== 'totp'))) {
       if (!hasFreshPrimary(state)) return page(ctx, 'login.njk', { title: 'Confirm it is you', fixedAccount: true, ...common, reason: 'Confirm your password before adding a second factor.' });
       return renderTotpEnrollment(ctx, interaction, state, common);
     }
-    const canUseTotp = step.allowedFactors.includes('totp');
-    const canUseRecovery = step.allowedFactors.includes('recovery_code');
-    if (canUseRecovery && (!canUseTotp || ctx.query.use === 'recovery_code' || extra.method === 'recovery_code')) {
-      return page(ctx, 'recovery.njk', { title: 'Enter a recovery code', canUseTotp, ...common });
-    }
-    if (canUseTotp) return page(ctx, 'totp.njk', { title: 'Enter your code', canUseRecovery, ...common });
+    // SPEC §2 rule 3: the user chooses among the enrolled factors that fit; phishing-resistant first.
+    // For phr/phrh only WebAuthn fits, so only WebAuthn is offered (the policy's allowedFactors say so).
+    const methods = {
+      webauthn: step.allowedFactors.includes('webauthn'),
+      totp: step.allowedFactors.includes('totp'),
+      recovery_code: step.allowedFactors.includes('recovery_code'),
+    };
+    const wanted = String(extra.method ?? ctx.query.use ?? '');
+    const method = (['webauthn', 'totp', 'recovery_code'] as const).find((m) => m === wanted && methods[m]) ?? (['webauthn', 'totp', 'recovery_code'] as const).find((m) => methods[m]);
+    const withMethods = { ...common, methods };
+    if (method === 'webauthn') return renderWebAuthnStep(ctx, interaction, state, decision.missing, withMethods);
+    if (method === 'recovery_code') return page(ctx, 'recovery.njk', { title: 'Enter a recovery code', ...withMethods });
+    if (method === 'totp') return page(ctx, 'totp.njk', { title: 'Enter your code', ...withMethods });
     return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', 'no enrolled factor can reach the requested level');
+  };
+
+  /** The second-factor / phishing-resistant page: the account's credentials that fit, in one assertion. */
+  const renderWebAuthnStep = async (ctx: Context, interaction: InteractionDetails, state: FlowState, missing: MissingStep[], common: Record<string, unknown>) => {
+    const allow = credentialsForSteps(deps.policy, missing, await deps.factors.webAuthnCredentials(state.accountId!));
+    const options = await prepareAssertion(deps, interaction.uid, { accountId: state.accountId!, allow, requireUserVerification: false });
+    const passkeys = allow.filter((c) => c.userVerifying).length;
+    const [instruction, buttonText] =
+      passkeys === allow.length
+        ? ['Use your passkey to continue.', 'Use your passkey']
+        : passkeys === 0
+          ? ['Insert your security key and touch it when it blinks.', 'Use your security key']
+          : ['Use your passkey, or insert your security key and touch it.', 'Use your passkey or security key'];
+    page(ctx, 'webauthn.njk', { title: passkeys === 0 ? 'Insert your security key' : 'Use your passkey', instruction, buttonText, options, ...common });
   };
 
   const renderTotpEnrollment = async (ctx: Context, interaction: InteractionDetails, state: FlowState, common: Record<string, unknown>) => {
@@ -327,6 +360,65 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     await recordEvent(deps, interaction, accountId, event);
     // SPEC §3: the user is told how many remain, before returning to the app
     return page(ctx, 'recovery-used.njk', { title: 'Recovery code accepted', uid: interaction.uid, remaining });
+  });
+
+  /**
+   * A WebAuthn assertion (SPEC §3): a passkey sign-in from the login page (the credential names the
+   * account) or a step-up factor of the account already identified. Every refusal is audited with its
+   * reason and counted by the rate limits, and leaves the session's level as it was.
+   */
+  router.post('/interaction/:uid/webauthn', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const interaction = await loadInteraction(ctx);
+    if (!interaction) return;
+    const state = await resolveFlow(deps, interaction);
+    if (state.decision && state.decision.outcome !== 'step_up') return proceed(ctx, interaction);
+    const raw = (ctx.request.body as Record<string, unknown>).response;
+    const clientId = String(interaction.params.client_id);
+    // a discoverable sign-in has no account yet: its failures count per IP and per credential id
+    const claimedId = typeof raw === 'string' ? (/"id"\s*:\s*"([A-Za-z0-9_-]{1,1400})"/.exec(raw)?.[1] ?? 'none') : 'none';
+    const subjects = { account: state.accountId ? `webauthn:acct:${state.accountId}` : `webauthn:cred:${hashSubject(claimedId)}`, ip: `ip:${ctx.ip}` };
+    const what = { type: 'login.webauthn', subject: state.accountId, clientId };
+
+    if (await refuseIfLocked(ctx, interaction, subjects, what, { method: 'webauthn' })) return;
+
+    let accepted;
+    try {
+      accepted = await acceptAssertion(deps, interaction.uid, raw, state.accountId);
+    } catch (err) {
+      if (!(err instanceof WebAuthnRejected)) throw err;
+      await deps.attempts.failed(ctx, subjects, { ...what, reason: err.reason });
+      ctx.status = 401;
+      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' });
+    }
+    const account = await deps.accounts.findById(accepted.credential.accountId);
+    if (!account || account.disabledAt) {
+      await deps.attempts.failed(ctx, subjects, { ...what, subject: accepted.credential.accountId, reason: 'account_disabled' });
+      ctx.status = 401;
+      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' });
+    }
+    await deps.attempts.succeeded(subjects);
+    await deps.audit.record(
+      {
+        type: 'login.webauthn',
+        outcome: 'success',
+        subject: account.id,
+        clientId,
+        details: { factorId: accepted.credential.factorId, userVerified: accepted.userVerified, backupEligible: accepted.credential.backupEligible },
+      },
+      ctx,
+    );
+    const event = {
+      factor: 'webauthn' as const,
+      credentialId: accepted.credential.factorId,
+      at: deps.now(),
+      userVerified: accepted.userVerified,
+      backupEligible: accepted.credential.backupEligible,
+      attested: accepted.credential.attested,
+      amr: [] as string[],
+    };
+    event.amr = amrForEvent(event);
+    await recordEvent(deps, interaction, account.id, event);
+    return nextStep(ctx, interaction);
   });
 
   router.post('/interaction/:uid/abort', form, requireCsrf(csrf, csrfFailed), async (ctx) => {

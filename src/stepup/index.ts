@@ -9,6 +9,7 @@ export {
   type RequirementSource,
   type RequirementUnmetReason,
 } from './requirement.js';
-export { ENROLLABLE_DURING_STEP_UP, SECOND_FACTOR_KINDS, type EnrolledFactor } from './steps.js';
+export { ENROLLABLE_DURING_STEP_UP, SECOND_FACTOR_KINDS, provesStep, type EnrolledFactor } from './steps.js';
 export { heldLevels, tokenClaimsFor, type TokenClaims } from './held-levels.js';
 export { evaluate, type Decision, type EvaluateArgs, type MissingStep, type SatisfiedReason, type StepUpReason, type UnmetReason } from './evaluate.js';
+export { ENROLLMENT_FRESHNESS_SECONDS, highestReachableLevel, levelRequiredForChange, verifiedFreshlyAt } from './enrollment.js';

@@ -1,0 +1,309 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { koaBody } from 'koa-body';
+import type Provider from 'oidc-provider';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { Audit } from '../audit/audit.js';
+import { hashRecoveryCode, newRecoveryCodes } from '../factors/recovery-codes/recovery-codes.js';
+import {
+  AUTHENTICATOR_KINDS,
+  CHALLENGE_TTL_SECONDS,
+  challengeOf,
+  parseCredentialJson,
+  registrationOptions,
+  verifyRegistration,
+  WebAuthnRejected,
+  type AuthenticatorKind,
+  type RelyingParty,
+} from '../factors/webauthn/webauthn.js';
+import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
+import { requireCsrf, type Csrf } from '../http/csrf.js';
+import type { Views } from '../http/render.js';
+import { levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
+import type { AccountsRepo } from '../store/accounts.repo.js';
+import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.repo.js';
+import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
+import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
+import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
+import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
+import { ACCOUNT_CLIENT_ID } from './internal-client.js';
+
+/**
+ * `/account` (SPEC §5): a signed-in user's own factors: list, add a passkey or security key, rename,
+ * remove. The page reads stepup's own SSO session; signing in and stepping up go through /auth as the
+ * built-in client `stepup-account`, so the same engine decides. Every change needs a fresh (≤ 5 min)
+ * verification at the level SPEC §4 names; a change is audited and notified to the user.
+ */
+export interface AccountDeps {
+  provider: Provider;
+  issuer: string;
+  views: Views;
+  csrf: Csrf;
+  policy: Policy;
+  accounts: AccountsRepo;
+  factors: FactorsRepo;
+  recoveryCodes: RecoveryCodesRepo;
+  webauthnUsers: WebAuthnUsersRepo;
+  challenges: ChallengeStore;
+  sessionEvents: SessionEventsStore;
+  enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
+  audit: Audit;
+  rp: RelyingParty;
+  notify: (accountId: string, message: string) => Promise<void>;
+  now: () => number;
+}
+
+const STATE_COOKIE = 'stepup.account';
+const MAX_LABEL_LENGTH = 64;
+/** Where a sign-in may return to: a fixed set of the account's own pages (no open redirect). */
+const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key))?$/;
+const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
+const NOTICES: Record<string, string> = {
+  added: 'Your new sign-in method is ready.',
+  renamed: 'Renamed.',
+  removed: 'Removed.',
+};
+
+export function createAccountRouter(deps: AccountDeps): Router {
+  const { provider, views, csrf } = deps;
+  const router = new Router();
+  // the level a new WebAuthn credential brings: the policy's phishing-resistant step
+  const webauthnLevel = deps.policy.levels.find((l) => l.step === 'phishing_resistant')?.acr;
+
+  const page = (ctx: Context, view: string, context: Record<string, unknown>) => {
+    ctx.type = 'html';
+    ctx.body = views.render(view, { csrf: csrf.token(ctx), ...context });
+  };
+  const problem = (ctx: Context, status: number, title: string, message: string) => {
+    ctx.status = status;
+    page(ctx, 'error.njk', { title, message, requestId: ctx.state.requestId });
+  };
+
+  router.use('/account', async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  /** The signed-in account and its session's factor events, or undefined. */
+  const signedIn = async (ctx: Context) => {
+    const session = (await provider.Session.get(ctx as never)) as { accountId?: string; uid?: string };
+    if (!session.accountId || !session.uid) return undefined;
+    const account = await deps.accounts.findById(session.accountId);
+    if (!account || account.disabledAt) return undefined;
+    const events = await deps.sessionEvents.get(session.uid, account.id);
+    return { account, sessionUid: session.uid, events };
+  };
+
+  /** Sends the browser through /auth (sign in, or a fresh step-up at `acr`) and back to `returnTo`. */
+  const signIn = (ctx: Context, returnTo: string, acr?: string) => {
+    const state = randomBytes(24).toString('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATHS.test(returnTo) ? returnTo : '/account'}`, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      path: '/account',
+      signed: true,
+      maxAge: 15 * 60 * 1000,
+      overwrite: true,
+    });
+    const url = new URL('/auth', deps.issuer);
+    url.searchParams.set('client_id', ACCOUNT_CLIENT_ID);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('scope', 'openid');
+    url.searchParams.set('redirect_uri', `${deps.issuer}/account/callback`);
+    url.searchParams.set('state', state);
+    // PKCE is required for every client (SPEC §5); this client never redeems its code (see callback)
+    url.searchParams.set('code_challenge', createHash('sha256').update(randomBytes(32)).digest('base64url'));
+    url.searchParams.set('code_challenge_method', 'S256');
+    if (acr) {
+      url.searchParams.set('acr_values', acr);
+      // SPEC §4: a fresh verification of every step up to that level (max_age=0 is prompt=login, rule 6)
+      url.searchParams.set('max_age', '0');
+    }
+    ctx.redirect(url.pathname + url.search);
+  };
+
+  /** SPEC §4: the level a change needs and whether the session verified it within 5 minutes. */
+  const freshness = async (accountId: string, events: StoredFactorEvent[], adding: boolean) => {
+    const enrolled = await deps.enrolledFactors(accountId);
+    const level = levelRequiredForChange(deps.policy, enrolled, deps.now(), adding ? webauthnLevel : undefined);
+    return { level, fresh: level ? verifiedFreshlyAt(deps.policy, level, events, deps.now()) : false };
+  };
+
+  router.get('/account', async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account');
+    const factors = await deps.factors.listForAccount(user.account.id);
+    const recoveryCodes = await deps.recoveryCodes.remaining(user.account.id);
+    const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
+    page(ctx, 'account.njk', {
+      title: 'Your account',
+      account: user.account,
+      factors: factors.map((f) => ({
+        ...f,
+        kindName: f.type === 'totp' ? 'Authenticator app' : f.webauthn?.userVerifying ? 'Passkey' : 'Security key',
+        model: f.webauthn?.authenticatorModel,
+        backup: f.webauthn ? (f.webauthn.backupEligible ? (f.webauthn.backupState ? 'Synced (backed up)' : 'Can be synced') : 'Device-bound') : undefined,
+      })),
+      recoveryCodes,
+      notice,
+      logoutUrl: `/session/end?client_id=${ACCOUNT_CLIENT_ID}`,
+    });
+  });
+
+  router.get('/account/callback', async (ctx) => {
+    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
+    ctx.cookies.set(STATE_COOKIE, null, { path: '/account', signed: true });
+    if (!expected || typeof ctx.query.state !== 'string' || ctx.query.state !== expected) {
+      return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open your account page again.');
+    }
+    // the page uses the SSO session, not tokens: the code is destroyed unredeemed
+    if (typeof ctx.query.code === 'string' && ctx.query.code.length < 200) {
+      const code = await provider.AuthorizationCode.find(ctx.query.code).catch(() => undefined);
+      if (code?.clientId === ACCOUNT_CLIENT_ID) await code.destroy();
+    }
+    if (typeof ctx.query.error === 'string') {
+      const message =
+        ctx.query.error === 'unmet_authentication_requirements'
+          ? 'Your account has no sign-in method that can confirm this change. Ask your administrator for help.'
+          : 'You were not signed in.';
+      return problem(ctx, 403, 'Not signed in', message);
+    }
+    ctx.redirect(RETURN_PATHS.test(returnTo ?? '') ? returnTo! : '/account');
+  });
+
+  const kindOf = (value: unknown): AuthenticatorKind | undefined => AUTHENTICATOR_KINDS.find((k) => k === value);
+
+  router.get('/account/keys/new', async (ctx) => {
+    const kind = kindOf(ctx.query.kind);
+    if (!kind) return problem(ctx, 400, 'Unknown request', 'Choose a passkey or a security key from your account page.');
+    const returnTo = `/account/keys/new?kind=${kind}`;
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, returnTo);
+    const { level, fresh } = await freshness(user.account.id, user.events, true);
+    if (!fresh) return signIn(ctx, returnTo, level?.acr);
+    const existing = await deps.factors.webAuthnCredentials(user.account.id);
+    const handle = await deps.webauthnUsers.handleFor(user.account.id);
+    const options = await registrationOptions({
+      rp: deps.rp,
+      userHandle: new Uint8Array(Buffer.from(handle, 'base64url')),
+      userName: user.account.email,
+      displayName: user.account.name ?? user.account.email,
+      kind,
+      existing,
+    });
+    await deps.challenges.put(
+      `reg:${user.sessionUid}`,
+      { challenge: options.challenge, purpose: 'register', accountId: user.account.id, kind, requireUserVerification: kind === 'passkey', expiresAt: deps.now() + CHALLENGE_TTL_SECONDS },
+      CHALLENGE_TTL_SECONDS,
+    );
+    page(ctx, 'account-key-new.njk', {
+      title: kind === 'passkey' ? 'Add a passkey' : 'Add a security key',
+      kind,
+      options: JSON.stringify(options),
+      error: ctx.state.registrationError,
+    });
+  });
+
+  router.post('/account/keys', form, requireCsrf(csrf, (ctx) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.')), async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account');
+    const body = ctx.request.body as Record<string, unknown>;
+    // re-checked here, not only when the page was shown (SPEC §4)
+    const { level, fresh } = await freshness(user.account.id, user.events, true);
+    const record = await deps.challenges.take(`reg:${user.sessionUid}`);
+    const kind = record?.kind ?? 'passkey';
+    if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr);
+
+    const fail = async (reason: string, message: string) => {
+      await deps.audit.record({ type: 'factor.enroll', outcome: 'failure', reason, subject: user.account.id, actor: user.account.id, details: { type: 'webauthn' } }, ctx);
+      ctx.status = 400;
+      return page(ctx, 'account-key-failed.njk', { title: 'Not added', message, kind });
+    };
+    const response = parseCredentialJson<RegistrationResponseJSON>(body.response);
+    if (!response) return fail('malformed_response', 'Your browser did not send a usable answer. Try again.');
+    if (!record || record.purpose !== 'register' || record.accountId !== user.account.id || record.expiresAt < deps.now() || challengeOf(response) !== record.challenge) {
+      return fail('challenge_invalid', 'This request expired. Try again.');
+    }
+    let verified;
+    try {
+      verified = await verifyRegistration({ rp: deps.rp, response, expectedChallenge: record.challenge, kind });
+    } catch (err) {
+      if (!(err instanceof WebAuthnRejected)) throw err;
+      return fail(err.reason, 'Your passkey or security key could not be verified. Try again.');
+    }
+    const model = authenticatorModel(verified.aaguid);
+    const typed = typeof body.label === 'string' ? body.label.trim().slice(0, MAX_LABEL_LENGTH) : '';
+    const label = typed || model || (kind === 'passkey' ? 'Passkey' : 'Security key');
+    let factor;
+    try {
+      factor = await deps.factors.createWebAuthn(user.account.id, {
+        label,
+        credentialId: verified.credentialId,
+        publicKey: verified.publicKey,
+        signCount: verified.signCount,
+        transports: verified.transports,
+        aaguid: verified.aaguid,
+        backupEligible: verified.backupEligible,
+        backupState: verified.backupState,
+        userVerifying: verified.userVerified,
+        attested: false,
+      });
+    } catch (err) {
+      if (err instanceof DuplicateCredentialError) return fail('duplicate_credential', 'This passkey or security key is already registered.');
+      throw err;
+    }
+    await deps.audit.record(
+      {
+        type: 'factor.enroll',
+        outcome: 'success',
+        subject: user.account.id,
+        actor: user.account.id,
+        details: { factorId: factor.id, type: 'webauthn', kind, aaguid: verified.aaguid, backupEligible: verified.backupEligible, userVerified: verified.userVerified },
+      },
+      ctx,
+    );
+    await deps.notify(user.account.id, `A ${kind === 'passkey' ? 'passkey' : 'security key'} ("${label}") was added to your account.`);
+    // the first second factor comes with recovery codes, shown once (SPEC §3)
+    if ((await deps.recoveryCodes.remaining(user.account.id)) === 0) {
+      const codes = newRecoveryCodes();
+      await deps.recoveryCodes.replace(user.account.id, codes.map(hashRecoveryCode));
+      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { count: codes.length } }, ctx);
+      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account?notice=added', setupText: 'Your new sign-in method is ready.' });
+    }
+    ctx.status = 303;
+    ctx.redirect('/account?notice=added');
+  });
+
+  const change = (action: 'rename' | 'remove') =>
+    async (ctx: Context) => {
+      const user = await signedIn(ctx);
+      if (!user) return signIn(ctx, '/account');
+      const { level, fresh } = await freshness(user.account.id, user.events, false);
+      if (!fresh) return signIn(ctx, '/account', level?.acr);
+      const factorId = String(ctx.params.id ?? '');
+      // the factor must be this account's own: another user's id finds nothing
+      const factor = /^[0-9a-f-]{36}$/i.test(factorId) ? (await deps.factors.listForAccount(user.account.id)).find((f) => f.id === factorId) : undefined;
+      if (!factor) return problem(ctx, 404, 'Not found', 'That sign-in method does not exist on your account.');
+      if (action === 'rename') {
+        const raw = (ctx.request.body as Record<string, unknown>).label;
+        const label = typeof raw === 'string' ? raw.trim().slice(0, MAX_LABEL_LENGTH) : '';
+        if (!label) return problem(ctx, 400, 'Name needed', 'Give the sign-in method a name.');
+        await deps.factors.rename(factor.id, user.account.id, label);
+        await deps.audit.record({ type: 'factor.rename', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { factorId: factor.id } }, ctx);
+        ctx.status = 303;
+        return ctx.redirect('/account?notice=renamed');
+      }
+      await deps.factors.remove(factor.id, user.account.id);
+      await deps.audit.record({ type: 'factor.remove', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { factorId: factor.id, type: factor.type } }, ctx);
+      await deps.notify(user.account.id, `"${factor.label}" was removed from your account.`);
+      ctx.status = 303;
+      ctx.redirect('/account?notice=removed');
+    };
+  const csrfFailed = (ctx: Context) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.');
+  router.post('/account/factors/:id/rename', form, requireCsrf(csrf, csrfFailed), change('rename'));
+  router.post('/account/factors/:id/remove', form, requireCsrf(csrf, csrfFailed), change('remove'));
+
+  return router;
+}
