@@ -15,6 +15,9 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
  *   included (the old upstream example stored those as STRINGs: WRONGTYPE on the first PAR consume).
  * - `${prefix}grant:${grantId}`: SET of the record keys of a grant, for revokeByGrantId().
  * - `${prefix}sessionUid:${uid}` and `${prefix}userCode:${userCode}`: STRING -> record id.
+ * - `${prefix}account:${accountId}`: SET of the record keys of an account's Sessions and Grants, so
+ *   revokeAccountSessions() (account-sessions.ts) can end every session and refresh token of one
+ *   account. Members whose record is gone are skipped there; the set's TTL follows the grant set's rule.
  *
  * Every multi-key change is one Lua script, so it is atomic on Redis and in ioredis-mock (the embedded
  * default): ioredis-mock has no EVAL inside MULTI and ignores the GT/NX options of EXPIRE, so
@@ -23,6 +26,17 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
  */
 
 /** Models oidc-provider revokes by grant (lib/helpers/revoke.js); the same list as its memory adapter. */
+/** Models indexed per account, so every session and grant (refresh tokens) of an account can be revoked. */
+export const ACCOUNT_INDEXED = new Set(['Session', 'Grant']);
+
+/** Key layout shared with account-sessions.ts. */
+export const oidcKeys = (prefix: string) => ({
+  record: (model: string, id: string) => `${prefix}${model}:${id}`,
+  grant: (grantId: string) => `${prefix}grant:${grantId}`,
+  sessionUid: (uid: string) => `${prefix}sessionUid:${uid}`,
+  account: (accountId: string) => `${prefix}account:${accountId}`,
+});
+
 const GRANTABLE = new Set([
   'AccessToken',
   'AuthorizationCode',
@@ -41,9 +55,10 @@ const GRANTABLE = new Set([
  * Indexes (uid, userCode) are overwritten on every upsert and share the record's TTL: each request
  * re-saves the Session with a sliding TTL.
  *
- * KEYS[1] record, then in order the keys whose flag is '1': grant set, uid index, userCode index.
+ * KEYS[1] record, then in order the keys whose flag is '1': grant set, uid index, userCode index,
+ * account set.
  * ARGV: payload JSON, ttl seconds ('0' = no expiry), id, grant flag, uid flag, userCode flag,
- * grantId, uid, userCode.
+ * grantId, uid, userCode, account flag, accountId.
  */
 const UPSERT = `
 local ttl = tonumber(ARGV[2])
@@ -55,10 +70,7 @@ local n = 2
 local function index(k)
   if ttl > 0 then redis.call('SET', k, ARGV[3], 'EX', ttl) else redis.call('SET', k, ARGV[3]) end
 end
-if ARGV[4] == '1' then
-  local set = KEYS[n]
-  n = n + 1
-  redis.call('HSET', record, 'grantId', ARGV[7])
+local function member(set)
   local before = redis.call('TTL', set)
   redis.call('SADD', set, record)
   if ttl > 0 then
@@ -66,6 +78,12 @@ if ARGV[4] == '1' then
   elseif before >= 0 then
     redis.call('PERSIST', set)
   end
+end
+if ARGV[4] == '1' then
+  local set = KEYS[n]
+  n = n + 1
+  redis.call('HSET', record, 'grantId', ARGV[7])
+  member(set)
 end
 if ARGV[5] == '1' then
   redis.call('HSET', record, 'uid', ARGV[8])
@@ -75,6 +93,11 @@ end
 if ARGV[6] == '1' then
   redis.call('HSET', record, 'userCode', ARGV[9])
   index(KEYS[n])
+  n = n + 1
+end
+if ARGV[10] == '1' then
+  redis.call('HSET', record, 'accountId', ARGV[11])
+  member(KEYS[n])
   n = n + 1
 end
 return 1
@@ -147,6 +170,7 @@ export function createRedisAdapterFactory(
   const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
   const uidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
   const userCodeKey = (userCode: string) => `${prefix}userCode:${userCode}`;
+  const accountKey = oidcKeys(prefix).account;
 
   return (model: string): Adapter => {
     const key = (id: string) => `${prefix}${model}:${id}`;
@@ -173,10 +197,12 @@ export function createRedisAdapterFactory(
         const grantId = grantable && typeof payload.grantId === 'string' && payload.grantId ? payload.grantId : '';
         const uid = model === 'Session' && typeof payload.uid === 'string' && payload.uid ? payload.uid : '';
         const userCode = typeof payload.userCode === 'string' && payload.userCode ? payload.userCode : '';
+        const accountId = ACCOUNT_INDEXED.has(model) && typeof payload.accountId === 'string' && payload.accountId ? payload.accountId : '';
         const keys = [key(id)];
         if (grantId) keys.push(grantKey(grantId));
         if (uid) keys.push(uidKey(uid));
         if (userCode) keys.push(userCodeKey(userCode));
+        if (accountId) keys.push(accountKey(accountId));
         await redis.eval(
           UPSERT,
           keys.length,
@@ -190,6 +216,8 @@ export function createRedisAdapterFactory(
           grantId,
           uid,
           userCode,
+          accountId ? '1' : '0',
+          accountId,
         );
       },
 
