@@ -25,6 +25,7 @@ import { openStores, type Stores } from './store/stores.js';
 import { createChallengeStore } from './store/redis/webauthn-challenges.js';
 import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
+import { createAdminRouters } from './admin/index.js';
 
 export type { Stores };
 
@@ -134,7 +135,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions];
+  const notify = createNotifier(logger, config.smtpUrl);
+  const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
   for (const router of routers) {

@@ -78,6 +78,35 @@ export function createAccountsRepo(db: Db) {
       const rows = await db<AccountRow>('accounts').orderBy('created_at', 'asc');
       return rows.map(toAccount);
     },
+    /**
+     * Admin search (issue #5): a case-insensitive substring of the email or name, or an exact id; newest
+     * first, paged by offset. LIKE wildcards in the query are matched literally.
+     */
+    async search(filter: { q?: string; limit: number; offset: number }): Promise<{ items: Account[]; total: number }> {
+      const q = (filter.q ?? '').replace(/\u0000/g, '').trim().slice(0, 254);
+      const base = db<AccountRow>('accounts');
+      if (q) {
+        const like = `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        base.where((w) => {
+          w.whereRaw('lower(email) like ?', [like]).orWhereRaw('lower(coalesce(name, \'\')) like ?', [like]);
+          if (/^[0-9a-f-]{36}$/i.test(q)) w.orWhere({ id: q.toLowerCase() });
+        });
+      }
+      const [rows, [countRow]] = await Promise.all([
+        base.clone().orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'asc' }]).limit(filter.limit).offset(filter.offset),
+        base.clone().count<{ count: string }[]>({ count: '*' }),
+      ]);
+      return { items: (rows as AccountRow[]).map(toAccount), total: Number(countRow?.count ?? 0) };
+    },
+    /** A disabled account cannot sign in (oidc/accounts.ts, interactions) and has no sessions (the caller revokes them). */
+    async setDisabled(id: string, disabled: boolean): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const [row] = await db<AccountRow>('accounts')
+        .where({ id })
+        .update({ disabled_at: disabled ? (db.fn.now() as unknown as Date) : null, updated_at: db.fn.now() as unknown as Date } as never)
+        .returning('*');
+      return row ? toAccount(row as AccountRow) : undefined;
+    },
     async count(): Promise<number> {
       const [row] = await db('accounts').count<{ count: string }[]>({ count: '*' });
       return Number(row?.count ?? 0);

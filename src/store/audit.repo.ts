@@ -24,6 +24,17 @@ const clean = (v: string | undefined) => (v === undefined ? null : v.replace(/\u
 const cleanDetails = (details: Record<string, unknown> | undefined) =>
   JSON.stringify(details ?? {}, (_key, value: unknown) => (typeof value === 'string' ? value.replace(/\u0000/g, '').slice(0, MAX_FIELD) : value));
 
+export interface AuditFilter {
+  subject?: string;
+  actor?: string;
+  type?: string;
+  since?: Date;
+  until?: Date;
+  /** cursor: only events with a smaller id */
+  before?: string;
+  limit?: number;
+}
+
 export function createAuditRepo(db: Db) {
   return {
     async append(e: AuditEvent): Promise<void> {
@@ -40,10 +51,22 @@ export function createAuditRepo(db: Db) {
         details: cleanDetails(e.details),
       });
     },
-    async list(filter: { subject?: string; type?: string; limit?: number } = {}): Promise<StoredAuditEvent[]> {
+    /**
+     * Newest first. `type` ending in `.` or `*` matches a prefix (`factor.*`); `before` is a cursor (an
+     * event id: the next page holds older events); `since`/`until` bound the time.
+     */
+    async list(filter: AuditFilter = {}): Promise<StoredAuditEvent[]> {
       const q = db('audit_events').orderBy('id', 'desc').limit(filter.limit ?? 100);
       if (filter.subject) q.where({ subject: filter.subject });
-      if (filter.type) q.where({ type: filter.type });
+      if (filter.actor) q.where({ actor: filter.actor });
+      if (filter.type) {
+        const prefix = /^(.*?)\.?\*$/.exec(filter.type);
+        if (prefix) q.whereRaw("type like ? escape '\\'", [`${prefix[1]!.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`]);
+        else q.where({ type: filter.type });
+      }
+      if (filter.since) q.where('at', '>=', filter.since);
+      if (filter.until) q.where('at', '<', filter.until);
+      if (filter.before) q.where('id', '<', filter.before);
       const rows = await q;
       return rows.map((r: Record<string, unknown>) => ({
         id: String(r.id),

@@ -72,6 +72,31 @@ export function createClientsRepo(db: Db, sealer: Sealer) {
       const rows = await db<ClientRow>('clients').orderBy('created_at', 'asc');
       return rows.map(toRecord);
     },
+    /** Replaces the editable fields (not the id, not the secret: see setSecret). */
+    async update(clientId: string, c: Omit<ClientRecord, 'clientId' | 'clientSecret'>): Promise<ClientRecord | undefined> {
+      const rows = await db<ClientRow>('clients')
+        .where({ client_id: clientId })
+        .update({
+          redirect_uris: JSON.stringify(c.redirectUris),
+          post_logout_redirect_uris: JSON.stringify(c.postLogoutRedirectUris),
+          grant_types: JSON.stringify(c.grantTypes),
+          scope: c.scope ?? null,
+          default_acr_values: JSON.stringify(c.defaultAcrValues),
+          minimum_acr: c.minimumAcr ?? null,
+          client_name: c.clientName ?? null,
+          updated_at: db.fn.now(),
+        } as never)
+        .returning('*');
+      return rows[0] ? toRecord(rows[0] as ClientRow) : undefined;
+    },
+    /** A new secret (sealed); the old one stops working at once. */
+    async setSecret(clientId: string, secret: string): Promise<boolean> {
+      const n = await db('clients').where({ client_id: clientId }).update({ client_secret_sealed: sealer.seal(secret, secretContext(clientId)), updated_at: db.fn.now() });
+      return n === 1;
+    },
+    async remove(clientId: string): Promise<boolean> {
+      return (await db('clients').where({ client_id: clientId }).delete()) === 1;
+    },
     async count(): Promise<number> {
       const [row] = await db('clients').count<{ count: string }[]>({ count: '*' });
       return Number(row?.count ?? 0);

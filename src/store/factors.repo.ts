@@ -235,6 +235,24 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
     async remove(factorId: string, accountId: string): Promise<boolean> {
       return (await db('factors').where({ id: factorId, account_id: accountId }).delete()) === 1;
     },
+
+    /** Admin reset (issue #5): every factor of the account, pending ones included. Returns how many. */
+    async removeAll(accountId: string): Promise<number> {
+      return db('factors').where({ account_id: accountId }).delete();
+    },
+
+    /**
+     * Admin API TOTP import (migration from another provider): the secret is already in use on the
+     * user's device, so the factor is active at once; sealed like an enrolled secret. No step is
+     * recorded as used: the next valid code is accepted once, as usual.
+     */
+    async importTotp(accountId: string, label: string, secret: string): Promise<Factor> {
+      const id = randomUUID();
+      const [row] = await db<FactorRow>('factors')
+        .insert({ id, account_id: accountId, type: 'totp', label, status: 'active', secret_sealed: sealer.seal(secret, totpContext(id)), confirmed_at: db.fn.now() as unknown as Date })
+        .returning('*');
+      return toFactor(row as FactorRow);
+    },
   };
 }
 

@@ -15,6 +15,10 @@ export function createRecoveryCodesRepo(db: Db) {
       const rows = await db('recovery_codes').where({ account_id: accountId, code_hash: hash }).whereNull('used_at').update({ used_at: db.fn.now() }).returning('id');
       return rows.length === 1;
     },
+    /** Admin reset: the codes are factors too. */
+    async removeAll(accountId: string): Promise<number> {
+      return db('recovery_codes').where({ account_id: accountId }).delete();
+    },
     async remaining(accountId: string): Promise<number> {
       const [row] = await db('recovery_codes').where({ account_id: accountId }).whereNull('used_at').count<{ count: string }[]>({ count: '*' });
       return Number(row?.count ?? 0);

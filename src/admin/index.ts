@@ -1,0 +1,51 @@
+import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Audit } from '../audit/audit.js';
+import type { Csrf } from '../http/csrf.js';
+import type { Views } from '../http/render.js';
+import type { Policy } from '../stepup/index.js';
+import type { Stores } from '../store/stores.js';
+import { createAccountSessions } from '../store/redis/account-sessions.js';
+import type { SessionEventsStore } from '../store/redis/session-events.js';
+import { createAdminService } from './admin-service.js';
+import { apiRoutes, createAdminApiRouter } from './api.routes.js';
+import { openApiDocument } from './openapi.js';
+
+/** The admin API (/admin/api) over the admin service (issue #5). */
+export interface AdminDeps {
+  issuer: string;
+  provider: Provider;
+  jwks: { keys: object[] };
+  stores: Pick<Stores, 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis'>;
+  redisKeyPrefix: string;
+  audit: Audit;
+  views: Views;
+  csrf: Csrf;
+  policy: Policy;
+  sessionEvents: SessionEventsStore;
+  notify: (accountId: string, message: string) => Promise<void>;
+  now: () => number;
+}
+
+export function createAdminRouters(deps: AdminDeps): Router[] {
+  const admin = createAdminService({
+    accounts: deps.stores.accounts,
+    factors: deps.stores.factors,
+    recoveryCodes: deps.stores.recoveryCodes,
+    clients: deps.stores.clients,
+    audit: deps.audit,
+    sessions: createAccountSessions(deps.stores.redis, deps.redisKeyPrefix),
+    notify: deps.notify,
+    acrValues: deps.policy.levels.map((l) => l.acr),
+  });
+  let document: object | undefined;
+  const api = createAdminApiRouter({
+    issuer: deps.issuer,
+    provider: deps.provider,
+    jwks: deps.jwks,
+    clients: deps.stores.clients,
+    admin,
+    openapi: () => (document ??= openApiDocument(deps.issuer, apiRoutes(admin))),
+  });
+  return [api];
+}
