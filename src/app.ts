@@ -25,7 +25,8 @@ import { openStores, type Stores } from './store/stores.js';
 import { createChallengeStore } from './store/redis/webauthn-challenges.js';
 import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
-import { createAdminRouters } from './admin/index.js';
+import { withBuiltInClients } from './account/internal-client.js';
+import { adminClient, createAdminRouters } from './admin/index.js';
 
 export type { Stores };
 
@@ -91,7 +92,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis: stores.redis,
     redisKeyPrefix: prefix,
     accounts: stores.accounts,
-    clients: stores.clients,
+    clients: withBuiltInClients(stores.clients, [adminClient(config.issuer)]),
     jwks,
     cookieKeys: config.cookieKeys,
     acrValues,

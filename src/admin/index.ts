@@ -10,8 +10,11 @@ import type { SessionEventsStore } from '../store/redis/session-events.js';
 import { createAdminService } from './admin-service.js';
 import { apiRoutes, createAdminApiRouter } from './api.routes.js';
 import { openApiDocument } from './openapi.js';
+import { createAdminUiRouter } from './ui.routes.js';
 
-/** The admin API (/admin/api) over the admin service (issue #5). */
+export { adminClient, ADMIN_CLIENT_ID } from './internal-client.js';
+
+/** The admin UI (/admin) and admin API (/admin/api), over one admin service (issue #5). */
 export interface AdminDeps {
   issuer: string;
   provider: Provider;
@@ -47,5 +50,18 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     admin,
     openapi: () => (document ??= openApiDocument(deps.issuer, apiRoutes(admin))),
   });
-  return [api];
+  const ui = createAdminUiRouter({
+    provider: deps.provider,
+    issuer: deps.issuer,
+    views: deps.views,
+    csrf: deps.csrf,
+    policy: deps.policy,
+    accounts: deps.stores.accounts,
+    factors: deps.stores.factors,
+    sessionEvents: deps.sessionEvents,
+    audit: deps.audit,
+    admin,
+    now: deps.now,
+  });
+  return [api, ui];
 }

@@ -1,0 +1,539 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { koaBody } from 'koa-body';
+import type Provider from 'oidc-provider';
+import type { z } from 'zod';
+import type { Audit } from '../audit/audit.js';
+import { requireCsrf, type Csrf } from '../http/csrf.js';
+import type { Views } from '../http/render.js';
+import { heldLevels, verifiedFreshlyAt, type LevelDefinition, type Policy } from '../stepup/index.js';
+import type { Account, AccountsRepo } from '../store/accounts.repo.js';
+import type { ClientRecord } from '../store/clients.repo.js';
+import type { Factor, FactorsRepo } from '../store/factors.repo.js';
+import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
+import { AdminError, auditJson, type Actor, type AdminService } from './admin-service.js';
+import { auditCsv, auditFilterOf } from './api.routes.js';
+import { ADMIN_CLIENT_ID } from './internal-client.js';
+import { auditQuery, clientCreateInput, clientUpdateInput, GRANT_TYPES, resetFactorsInput, userCreateInput } from './schemas.js';
+
+/**
+ * `/admin` (SPEC §5, issue #5): server-rendered, for accounts with the admin role only. Admins sign in
+ * through stepup's own /auth as the built-in client `stepup-admin` (the pattern of src/account/): the
+ * session must hold the second-factor level (aal2) or better, and a destructive action (remove a
+ * factor, reset factors, disable a user, delete or re-key a client) needs a fresh step-up through the
+ * same engine: `phr` when the admin has a WebAuthn credential, else `aal2`, within 5 minutes.
+ * Destructive actions have a confirmation page (GET) that steps up first; the POST re-checks.
+ * Every form carries a CSRF token; views autoescape every value; no inline script.
+ */
+export interface AdminUiDeps {
+  provider: Provider;
+  issuer: string;
+  views: Views;
+  csrf: Csrf;
+  policy: Policy;
+  accounts: AccountsRepo;
+  factors: FactorsRepo;
+  sessionEvents: SessionEventsStore;
+  audit: Audit;
+  admin: AdminService;
+  now: () => number;
+}
+
+const STATE_COOKIE = 'stepup.admin';
+/** Where a sign-in may return to: a path under /admin built of plain segments (no open redirect). */
+const RETURN_PATH = /^\/admin(\/[A-Za-z0-9._~-]+)*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PAGE_SIZE = 25;
+const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '64kb' });
+
+interface SignedInAdmin {
+  account: Account;
+  sessionUid: string;
+  events: StoredFactorEvent[];
+}
+
+const fmt = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '');
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' && v !== '' ? [v] : []);
+const lines = (v: unknown): string[] =>
+  String(typeof v === 'string' ? v : '')
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+export function createAdminUiRouter(deps: AdminUiDeps): Router {
+  const { provider, views, csrf, policy, admin } = deps;
+  const router = new Router();
+  const sessionLevel = policy.levels.find((l) => l.step === 'second_factor') ?? policy.levels[0]!;
+  const phishingResistant = policy.levels.find((l) => l.step === 'phishing_resistant');
+
+  const page = (ctx: Context, view: string, context: Record<string, unknown>, status = 200) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = views.render(view, { csrf: csrf.token(ctx), me: ctx.state.admin?.account, logoutUrl: `/session/end?client_id=${ADMIN_CLIENT_ID}`, ...context });
+  };
+  const problem = (ctx: Context, status: number, title: string, message: string) =>
+    page(ctx, 'admin/message.njk', { title, message, requestId: ctx.state.requestId }, status);
+
+  /** The SSO session's account and factor events, or undefined. */
+  const session = async (ctx: Context): Promise<SignedInAdmin | undefined> => {
+    const s = (await provider.Session.get(ctx as never)) as { accountId?: string; uid?: string };
+    if (!s.accountId || !s.uid) return undefined;
+    const account = await deps.accounts.findById(s.accountId);
+    if (!account || account.disabledAt) return undefined;
+    return { account, sessionUid: s.uid, events: await deps.sessionEvents.get(s.uid, account.id) };
+  };
+
+  /** Through /auth as `stepup-admin`, at `acr` (fresh when `fresh`), back to `returnTo`. */
+  const signIn = (ctx: Context, returnTo: string, acr: string, fresh: boolean) => {
+    const state = randomBytes(24).toString('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATH.test(returnTo) ? returnTo : '/admin'}`, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      path: '/admin',
+      signed: true,
+      maxAge: 15 * 60 * 1000,
+      overwrite: true,
+    });
+    const url = new URL('/auth', deps.issuer);
+    url.searchParams.set('client_id', ADMIN_CLIENT_ID);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('scope', 'openid');
+    url.searchParams.set('redirect_uri', `${deps.issuer}/admin/callback`);
+    url.searchParams.set('state', state);
+    // PKCE is required for every client (SPEC §5); the code is never redeemed (see the callback)
+    url.searchParams.set('code_challenge', createHash('sha256').update(randomBytes(32)).digest('base64url'));
+    url.searchParams.set('code_challenge_method', 'S256');
+    url.searchParams.set('acr_values', acr);
+    // SPEC §2 rule 6: max_age=0 asks for a fresh verification of every step up to the level
+    if (fresh) url.searchParams.set('max_age', '0');
+    ctx.status = 302;
+    ctx.redirect(url.pathname + url.search);
+  };
+
+  /** The level a destructive action needs from this admin (issue #5 default). */
+  const destructiveLevel = async (admin: SignedInAdmin): Promise<LevelDefinition> => {
+    const hasWebAuthn = (await deps.factors.listForAccount(admin.account.id)).some((f) => f.type === 'webauthn');
+    return hasWebAuthn && phishingResistant ? phishingResistant : sessionLevel;
+  };
+
+  /** A destructive action goes on only after a fresh step-up; otherwise the admin is sent through it. */
+  const requireFresh = (returnTo: (ctx: Context) => string) => async (ctx: Context, next: Next) => {
+    const me = ctx.state.admin as SignedInAdmin;
+    const level = await destructiveLevel(me);
+    if (verifiedFreshlyAt(policy, level, me.events, deps.now())) return next();
+    if (ctx.method === 'GET') return signIn(ctx, returnTo(ctx), level.acr, true);
+    // a POST cannot be replayed after the round trip: back to its confirmation page, which steps up
+    ctx.status = 303;
+    ctx.redirect(returnTo(ctx));
+  };
+
+  const actorOf = (ctx: Context): Actor => {
+    const me = ctx.state.admin as SignedInAdmin;
+    return { actor: me.account.id, clientId: ADMIN_CLIENT_ID, accountId: me.account.id, sessionUid: me.sessionUid };
+  };
+  const csrfFailed = (ctx: Context) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.');
+  const post = [form, requireCsrf(csrf, csrfFailed)];
+
+  router.get('/admin/callback', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
+    ctx.cookies.set(STATE_COOKIE, null, { path: '/admin', signed: true });
+    if (!expected || typeof ctx.query.state !== 'string' || ctx.query.state !== expected) {
+      return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open the admin pages again.');
+    }
+    // the admin pages use the SSO session, not tokens: the code is destroyed unredeemed
+    if (typeof ctx.query.code === 'string' && ctx.query.code.length < 200) {
+      const code = await provider.AuthorizationCode.find(ctx.query.code).catch(() => undefined);
+      if (code?.clientId === ADMIN_CLIENT_ID) await code.destroy();
+    }
+    if (typeof ctx.query.error === 'string') {
+      const message =
+        ctx.query.error === 'unmet_authentication_requirements'
+          ? 'Your account has no sign-in method that reaches the level the admin pages need.'
+          : 'You were not signed in.';
+      return problem(ctx, 403, 'Not signed in', message);
+    }
+    ctx.redirect(RETURN_PATH.test(returnTo ?? '') ? returnTo! : '/admin');
+  });
+
+  router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.' }));
+
+  /** Every other admin page: an admin whose session holds aal2 or better; everyone else 403. */
+  router.use(async (ctx: Context, next: Next) => {
+    if (!(ctx.path === '/admin' || ctx.path.startsWith('/admin/'))) return next();
+    if (ctx.path === '/admin/callback' || ctx.path === '/admin/signed-out' || ctx.path === '/admin/api' || ctx.path.startsWith('/admin/api/')) return next();
+    ctx.set('Cache-Control', 'no-store');
+    const me = await session(ctx);
+    const back = ctx.method === 'GET' && RETURN_PATH.test(ctx.path) ? ctx.path : '/admin';
+    if (!me) return signIn(ctx, back, sessionLevel.acr, false);
+    if (!me.account.isAdmin) {
+      await deps.audit.record({ type: 'admin.access_denied', outcome: 'failure', reason: 'not_admin', actor: me.account.id, subject: me.account.id, clientId: ADMIN_CLIENT_ID, details: { path: ctx.path.slice(0, 200), method: ctx.method } }, ctx);
+      return problem(ctx, 403, 'Not allowed', 'The admin pages are for administrators only.');
+    }
+    if (!heldLevels(policy, me.events, deps.now()).includes(sessionLevel.acr)) return signIn(ctx, back, sessionLevel.acr, false);
+    ctx.state.admin = me;
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      const detail = err.errors?.map((e) => `${e.path}: ${e.message}`).join('; ');
+      return problem(ctx, err.status, err.title, detail ?? err.title);
+    }
+  });
+
+  router.get('/admin', (ctx) => ctx.redirect('/admin/users'));
+
+  // ---- users ---------------------------------------------------------------------------------------
+
+  router.get('/admin/users', async (ctx) => {
+    const q = str(ctx.query.q).slice(0, 254);
+    const pageNo = Math.max(1, Math.min(10_000, Number.parseInt(str(ctx.query.page), 10) || 1));
+    const result = await admin.searchUsers(q, PAGE_SIZE, (pageNo - 1) * PAGE_SIZE);
+    const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
+    const link = (n: number) => `/admin/users?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
+    page(ctx, 'admin/users.njk', {
+      title: 'Users',
+      q,
+      users: result.items.map((u) => ({ ...u, created: fmt(u.createdAt) })),
+      total: result.total,
+      pageNo,
+      pages,
+      prev: pageNo > 1 ? link(pageNo - 1) : undefined,
+      next: pageNo < pages ? link(pageNo + 1) : undefined,
+    });
+  });
+
+  router.get('/admin/users/new', (ctx) => page(ctx, 'admin/user-new.njk', { title: 'Create a user' }));
+
+  router.post('/admin/users', ...post, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    const parsed = userCreateInput.safeParse({ email: str(body.email), name: str(body.name) || undefined, password: str(body.password), admin: body.admin === 'on' });
+    if (!parsed.success) return page(ctx, 'admin/user-new.njk', { title: 'Create a user', errors: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`), values: { email: str(body.email), name: str(body.name) } }, 400);
+    const account = await admin.createUser(actorOf(ctx), parsed.data, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=created`);
+  });
+
+  const NOTICES: Record<string, string> = {
+    created: 'User created.',
+    removed: 'Factor removed; the user’s sessions and refresh tokens were revoked.',
+    reset: 'Every factor was removed; the user’s sessions and refresh tokens were revoked.',
+    disabled: 'User disabled; every session and refresh token was revoked.',
+    enabled: 'User enabled.',
+    revoked: 'Every session and refresh token of the user was revoked.',
+  };
+
+  /** A user by the URL's id, or a 404 page. */
+  const userParam = async (ctx: Context) => {
+    const id = String(ctx.params.id ?? '');
+    return UUID.test(id) ? deps.accounts.findById(id) : undefined;
+  };
+  /** One of that user's factors: another user's factor id finds nothing. */
+  const factorParam = async (ctx: Context, account: Account): Promise<Factor | undefined> => {
+    const fid = String(ctx.params.fid ?? '');
+    return UUID.test(fid) ? (await deps.factors.listForAccount(account.id, { includePending: true })).find((f) => f.id === fid) : undefined;
+  };
+  const factorView = (f: Factor) => ({
+    id: f.id,
+    label: f.label,
+    type: f.type === 'totp' ? 'Authenticator app (TOTP)' : f.webauthn?.userVerifying ? 'Passkey' : 'Security key',
+    status: f.status,
+    created: fmt(f.createdAt),
+    lastUsed: fmt(f.lastUsedAt) || 'never',
+    model: f.webauthn?.authenticatorModel ?? (f.webauthn ? 'unknown' : ''),
+    backup: f.webauthn ? (f.webauthn.backupEligible ? (f.webauthn.backupState ? 'synced (backed up)' : 'can be synced') : 'device-bound') : '',
+  });
+  const eventView = (e: ReturnType<typeof auditJson>, names: Map<string, string>) => ({
+    ...e,
+    at: fmt(e.at),
+    actorName: e.actor ? (names.get(e.actor) ?? e.actor) : '',
+    subjectName: e.subject ? (names.get(e.subject) ?? e.subject) : '',
+    acr: [e.details.acrBefore ?? e.details.held, e.details.acrAfter ?? e.details.acr].filter(Boolean).map((v) => (Array.isArray(v) ? v.join(' ') : String(v))).join(' → '),
+    detailsJson: JSON.stringify(e.details),
+  });
+  /** Emails for the account ids on a page of events (who did it, to whom). */
+  const namesFor = async (events: ReturnType<typeof auditJson>[]) => {
+    const ids = [...new Set(events.flatMap((e) => [e.actor, e.subject]).filter((v): v is string => typeof v === 'string' && UUID.test(v)))];
+    const accounts = await Promise.all(ids.map((id) => deps.accounts.findById(id)));
+    return new Map(accounts.filter((a): a is Account => Boolean(a)).map((a) => [a.id, a.email]));
+  };
+
+  router.get('/admin/users/:id', async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    const { factors, recoveryCodes } = await admin.userDetail(account.id);
+    const events = (await admin.listAudit({ subject: account.id, limit: 20 })).map(auditJson);
+    const names = await namesFor(events);
+    page(ctx, 'admin/user.njk', {
+      title: account.name || account.email,
+      user: { ...account, created: fmt(account.createdAt), disabled: fmt(account.disabledAt) },
+      factors: factors.map(factorView),
+      recoveryCodes,
+      events: events.map((e) => eventView(e, names)),
+      notice: NOTICES[str(ctx.query.notice)],
+    });
+  });
+
+  const confirmRemove = (ctx: Context) => `/admin/users/${ctx.params.id}/factors/${ctx.params.fid}/remove`;
+  router.get('/admin/users/:id/factors/:fid/remove', requireFresh(confirmRemove), async (ctx) => {
+    const account = await userParam(ctx);
+    const factor = account && (await factorParam(ctx, account));
+    if (!account || !factor) return problem(ctx, 404, 'Not found', 'That user has no such factor.');
+    page(ctx, 'admin/confirm.njk', {
+      title: 'Remove a factor',
+      question: `Remove “${factor.label}” from ${account.email}?`,
+      consequence: 'The user can no longer sign in with it, and every session and refresh token of the user is revoked.',
+      action: confirmRemove(ctx),
+      button: 'Remove factor',
+      reason: 'optional',
+      cancel: `/admin/users/${account.id}`,
+    });
+  });
+  router.post('/admin/users/:id/factors/:fid/remove', ...post, requireFresh(confirmRemove), async (ctx) => {
+    const account = await userParam(ctx);
+    const factor = account && (await factorParam(ctx, account));
+    if (!account || !factor) return problem(ctx, 404, 'Not found', 'That user has no such factor.');
+    const reason = str((ctx.request.body as Record<string, unknown>).reason).trim().slice(0, 500);
+    await admin.removeFactor(actorOf(ctx), account.id, factor.id, reason || undefined, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=removed`);
+  });
+
+  const confirmReset = (ctx: Context) => `/admin/users/${ctx.params.id}/reset`;
+  router.get('/admin/users/:id/reset', requireFresh(confirmReset), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    page(ctx, 'admin/confirm.njk', {
+      title: 'Reset all factors',
+      question: `Remove every second factor and recovery code of ${account.email}?`,
+      consequence: 'The password stays. Every session and refresh token of the user is revoked. The reason goes into the audit trail.',
+      action: confirmReset(ctx),
+      button: 'Reset all factors',
+      reason: 'required',
+      cancel: `/admin/users/${account.id}`,
+    });
+  });
+  router.post('/admin/users/:id/reset', ...post, requireFresh(confirmReset), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    const parsed = resetFactorsInput.safeParse({ reason: str((ctx.request.body as Record<string, unknown>).reason) });
+    if (!parsed.success) return problem(ctx, 400, 'Reason needed', 'Say why the factors are reset: the reason goes into the audit trail.');
+    await admin.resetFactors(actorOf(ctx), account.id, parsed.data.reason, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=reset`);
+  });
+
+  const confirmDisable = (ctx: Context) => `/admin/users/${ctx.params.id}/disable`;
+  router.get('/admin/users/:id/disable', requireFresh(confirmDisable), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    page(ctx, 'admin/confirm.njk', {
+      title: 'Disable a user',
+      question: `Disable ${account.email}?`,
+      consequence: 'The user can no longer sign in; every session and refresh token is revoked.',
+      action: confirmDisable(ctx),
+      button: 'Disable user',
+      reason: 'optional',
+      cancel: `/admin/users/${account.id}`,
+    });
+  });
+  router.post('/admin/users/:id/disable', ...post, requireFresh(confirmDisable), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    const reason = str((ctx.request.body as Record<string, unknown>).reason).trim().slice(0, 500);
+    await admin.setDisabled(actorOf(ctx), account.id, true, reason || undefined, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=disabled`);
+  });
+
+  router.post('/admin/users/:id/enable', ...post, async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    await admin.setDisabled(actorOf(ctx), account.id, false, undefined, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=enabled`);
+  });
+
+  router.post('/admin/users/:id/sessions/revoke', ...post, async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    await admin.revokeSessions(actorOf(ctx), account.id, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=revoked`);
+  });
+
+  // ---- clients -------------------------------------------------------------------------------------
+
+  const acrValues = policy.levels.map((l) => l.acr);
+  const clientView = (c: ClientRecord) => ({ ...c, type: c.clientSecret ? 'confidential' : 'public', clientSecret: undefined });
+  const clientForm = (ctx: Context, title: string, action: string, values: Record<string, unknown>, extra: Record<string, unknown> = {}, status = 200) =>
+    page(ctx, 'admin/client-form.njk', { title, action, values: { grant_types: [], default_acr_values: [], ...values }, grantTypes: GRANT_TYPES, acrValues, ...extra }, status);
+  const settingsFrom = (body: Record<string, unknown>) => ({
+    client_name: str(body.client_name) || undefined,
+    redirect_uris: lines(body.redirect_uris),
+    post_logout_redirect_uris: lines(body.post_logout_redirect_uris),
+    grant_types: list(body.grant_types),
+    scope: str(body.scope).trim() || undefined,
+    default_acr_values: list(body.default_acr_values),
+    minimum_acr: str(body.minimum_acr) || undefined,
+  });
+  const formValues = (s: ReturnType<typeof settingsFrom> | ClientRecord) =>
+    'clientId' in s
+      ? { client_name: s.clientName ?? '', redirect_uris: s.redirectUris.join('\n'), post_logout_redirect_uris: s.postLogoutRedirectUris.join('\n'), grant_types: s.grantTypes, scope: s.scope ?? '', default_acr_values: s.defaultAcrValues, minimum_acr: s.minimumAcr ?? '' }
+      : { ...s, redirect_uris: s.redirect_uris.join('\n'), post_logout_redirect_uris: s.post_logout_redirect_uris.join('\n') };
+  const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const clientParam = async (ctx: Context) => {
+    try {
+      return await admin.getClient(String(ctx.params.cid ?? ''));
+    } catch (err) {
+      if (err instanceof AdminError && err.status === 404) return undefined;
+      throw err;
+    }
+  };
+
+  router.get('/admin/clients', async (ctx) => {
+    page(ctx, 'admin/clients.njk', { title: 'Clients', clients: (await admin.listClients()).map(clientView) });
+  });
+  router.get('/admin/clients/new', (ctx) => clientForm(ctx, 'Register a client', '/admin/clients', { grant_types: ['authorization_code', 'refresh_token'], confidential: true }, { creating: true }));
+  router.post('/admin/clients', ...post, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown>;
+    const input = { ...settingsFrom(body), client_id: str(body.client_id), confidential: body.confidential === 'on' };
+    const parsed = clientCreateInput.safeParse(input);
+    const values = { ...formValues(settingsFrom(body)), client_id: input.client_id, confidential: input.confidential };
+    if (!parsed.success) return clientForm(ctx, 'Register a client', '/admin/clients', values, { creating: true, errors: issues(parsed.error) }, 400);
+    try {
+      const c = await admin.createClient(actorOf(ctx), parsed.data, ctx);
+      page(ctx, 'admin/client-secret.njk', { title: 'Client registered', client: clientView(c), secret: c.clientSecret });
+    } catch (err) {
+      if (!(err instanceof AdminError) || err.status >= 500) throw err;
+      return clientForm(ctx, 'Register a client', '/admin/clients', values, { creating: true, errors: err.errors?.map((e) => `${e.path}: ${e.message}`) ?? [err.title] }, err.status);
+    }
+  });
+  router.get('/admin/clients/:cid', async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    clientForm(ctx, `Client ${c.clientId}`, `/admin/clients/${encodeURIComponent(c.clientId)}`, formValues(c), { client: clientView(c), notice: str(ctx.query.notice) === 'saved' ? 'Saved.' : undefined });
+  });
+  router.post('/admin/clients/:cid', ...post, async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    const settings = settingsFrom(ctx.request.body as Record<string, unknown>);
+    const action = `/admin/clients/${encodeURIComponent(c.clientId)}`;
+    const parsed = clientUpdateInput.safeParse(settings);
+    if (!parsed.success) return clientForm(ctx, `Client ${c.clientId}`, action, formValues(settings), { client: clientView(c), errors: issues(parsed.error) }, 400);
+    try {
+      await admin.updateClient(actorOf(ctx), c.clientId, parsed.data, ctx);
+    } catch (err) {
+      if (!(err instanceof AdminError) || err.status >= 500) throw err;
+      return clientForm(ctx, `Client ${c.clientId}`, action, formValues(settings), { client: clientView(c), errors: err.errors?.map((e) => `${e.path}: ${e.message}`) ?? [err.title] }, err.status);
+    }
+    ctx.status = 303;
+    ctx.redirect(`${action}?notice=saved`);
+  });
+
+  const confirmRotate = (ctx: Context) => `/admin/clients/${encodeURIComponent(String(ctx.params.cid))}/rotate`;
+  router.get('/admin/clients/:cid/rotate', requireFresh(confirmRotate), async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    page(ctx, 'admin/confirm.njk', {
+      title: 'Rotate the client secret',
+      question: `Give ${c.clientId} a new secret?`,
+      consequence: 'The old secret stops working at once. The new one is shown once.',
+      action: confirmRotate(ctx),
+      button: 'Rotate secret',
+      cancel: `/admin/clients/${encodeURIComponent(c.clientId)}`,
+    });
+  });
+  router.post('/admin/clients/:cid/rotate', ...post, requireFresh(confirmRotate), async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    const rotated = await admin.rotateSecret(actorOf(ctx), c.clientId, ctx);
+    page(ctx, 'admin/client-secret.njk', { title: 'New client secret', client: clientView(rotated), secret: rotated.clientSecret });
+  });
+
+  const confirmDelete = (ctx: Context) => `/admin/clients/${encodeURIComponent(String(ctx.params.cid))}/delete`;
+  router.get('/admin/clients/:cid/delete', requireFresh(confirmDelete), async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    page(ctx, 'admin/confirm.njk', {
+      title: 'Delete a client',
+      question: `Delete ${c.clientId}?`,
+      consequence: 'Its users can no longer sign in through it, and its admin API tokens stop working.',
+      action: confirmDelete(ctx),
+      button: 'Delete client',
+      cancel: `/admin/clients/${encodeURIComponent(c.clientId)}`,
+    });
+  });
+  router.post('/admin/clients/:cid/delete', ...post, requireFresh(confirmDelete), async (ctx) => {
+    const c = await clientParam(ctx);
+    if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
+    await admin.deleteClient(actorOf(ctx), c.clientId, ctx);
+    ctx.status = 303;
+    ctx.redirect('/admin/clients');
+  });
+
+  // ---- audit trail ---------------------------------------------------------------------------------
+
+  /** The page's filter: form fields (datetime-local is read as UTC), empty fields dropped. */
+  const auditInput = (ctx: Context) => {
+    const q = ctx.query as Record<string, unknown>;
+    const time = (v: unknown) => {
+      const s = str(v);
+      return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(s) ? `${s}:00Z` : s || undefined;
+    };
+    return {
+      subject: str(q.subject) || undefined,
+      actor: str(q.actor) || undefined,
+      type: str(q.type) || undefined,
+      since: time(q.since),
+      until: time(q.until),
+      before: str(q.before) || undefined,
+      limit: str(q.limit) || undefined,
+      format: str(q.format) || undefined,
+    };
+  };
+  const filterQuery = (f: ReturnType<typeof auditInput>, extra: Record<string, string> = {}) =>
+    new URLSearchParams({ ...Object.fromEntries(Object.entries({ ...f, before: undefined, format: undefined, limit: undefined }).filter(([, v]) => v)), ...extra } as Record<string, string>).toString();
+
+  router.get('/admin/audit', async (ctx) => {
+    const input = auditInput(ctx);
+    const parsed = auditQuery.safeParse(input);
+    const filters = { ...input, since: str(ctx.query.since), until: str(ctx.query.until) };
+    if (!parsed.success) return page(ctx, 'admin/audit.njk', { title: 'Audit trail', filters, errors: issues(parsed.error), events: [] }, 400);
+    const events = (await admin.listAudit(auditFilterOf(parsed.data))).map(auditJson);
+    const names = await namesFor(events);
+    const last = events.length === parsed.data.limit ? events[events.length - 1]!.id : undefined;
+    page(ctx, 'admin/audit.njk', {
+      title: 'Audit trail',
+      filters,
+      events: events.map((e) => eventView(e, names)),
+      older: last ? `/admin/audit?${filterQuery(input, { before: last })}` : undefined,
+      exportCsv: `/admin/audit/export?${filterQuery(input, { format: 'csv' })}`,
+      exportJson: `/admin/audit/export?${filterQuery(input, { format: 'json' })}`,
+    });
+  });
+
+  /** Up to 10,000 events matching the filter, as a download. */
+  router.get('/admin/audit/export', async (ctx) => {
+    const parsed = auditQuery.safeParse({ ...auditInput(ctx), limit: '1000' });
+    if (!parsed.success) return problem(ctx, 400, 'Bad filter', issues(parsed.error).join('; '));
+    const filter = auditFilterOf(parsed.data);
+    const all: ReturnType<typeof auditJson>[] = [];
+    for (let before = filter.before; all.length < 10_000; ) {
+      const batch = (await admin.listAudit({ ...filter, before, limit: 1000 })).map(auditJson);
+      all.push(...batch);
+      if (batch.length < 1000) break;
+      before = batch[batch.length - 1]!.id;
+    }
+    await deps.audit.record({ type: 'admin.audit.export', outcome: 'success', actor: actorOf(ctx).actor, clientId: ADMIN_CLIENT_ID, details: { format: parsed.data.format, count: all.length, filter: { ...filter, since: parsed.data.since, until: parsed.data.until } } }, ctx);
+    const csv = parsed.data.format === 'csv';
+    ctx.type = csv ? 'text/csv; charset=utf-8' : 'application/json';
+    ctx.set('Content-Disposition', `attachment; filename="stepup-audit.${csv ? 'csv' : 'json'}"`);
+    ctx.body = csv ? auditCsv(all) : JSON.stringify({ items: all });
+  });
+
+  return router;
+}

@@ -1,0 +1,287 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { adminSignIn, createAccountWithTotp } from './support/admin.js';
+import { Browser, findForm } from './support/browser.js';
+import { dropIsolation, newIsolation } from './support/env.js';
+import { createConfidentialClient } from './support/rp.js';
+import { startServer, type RunningServer } from './support/server.js';
+
+/** The admin pages (issue #5) with the form browser: roles, step-up, CSRF, escaping, ids. */
+const iso = newIsolation();
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startServer(iso);
+});
+afterAll(async () => {
+  await server?.close();
+  await dropIsolation(iso);
+});
+
+const XSS_NAME = '<script>alert(1)</script>';
+const XSS_LABEL = '"><img src=x onerror=alert(1)>';
+
+/** Every admin page and form of a given user, factor and client. */
+const adminPages = (userId: string, factorId: string, clientId: string) => ({
+  get: [
+    '/admin',
+    '/admin/users',
+    '/admin/users?q=a&page=2',
+    '/admin/users/new',
+    `/admin/users/${userId}`,
+    `/admin/users/${userId}/factors/${factorId}/remove`,
+    `/admin/users/${userId}/reset`,
+    `/admin/users/${userId}/disable`,
+    '/admin/clients',
+    '/admin/clients/new',
+    `/admin/clients/${clientId}`,
+    `/admin/clients/${clientId}/rotate`,
+    `/admin/clients/${clientId}/delete`,
+    '/admin/audit',
+    `/admin/audit?subject=${userId}`,
+    '/admin/audit/export?format=csv',
+    '/admin/audit/export?format=json',
+  ],
+  post: [
+    '/admin/users',
+    `/admin/users/${userId}/factors/${factorId}/remove`,
+    `/admin/users/${userId}/reset`,
+    `/admin/users/${userId}/disable`,
+    `/admin/users/${userId}/enable`,
+    `/admin/users/${userId}/sessions/revoke`,
+    '/admin/clients',
+    `/admin/clients/${clientId}`,
+    `/admin/clients/${clientId}/rotate`,
+    `/admin/clients/${clientId}/delete`,
+  ],
+});
+
+describe('who may see the admin pages', () => {
+  it('sends an anonymous browser to sign in through /auth as stepup-admin at aal2', async () => {
+    const page = await new Browser(server.issuer).request('/admin/users');
+    expect(page.status).toBe(302);
+    const location = new URL(page.headers.get('location')!, server.issuer);
+    expect(location.pathname).toBe('/auth');
+    expect(location.searchParams.get('client_id')).toBe('stepup-admin');
+    expect(location.searchParams.get('acr_values')).toBe('aal2');
+  });
+
+  it('a signed-in non-admin gets 403 on every admin page and form; nothing changes', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
+    const client = await createConfidentialClient(server.app);
+    const user = await createAccountWithTotp(server.app);
+    const browser = new Browser(server.issuer);
+    const landed = await adminSignIn(browser, user);
+    expect(landed.status).toBe(403);
+    expect(landed.html).toContain('for administrators only');
+    const pages = adminPages(victim.id, factor.id, client.clientId);
+    for (const path of pages.get) expect({ path, status: (await browser.request(path)).status }).toEqual({ path, status: 403 });
+    for (const path of pages.post) {
+      const res = await browser.request(path, { method: 'POST', body: new URLSearchParams({ reason: 'x', email: 'a@b.c', password: 'long enough pw' }) });
+      expect({ path, status: res.status }).toEqual({ path, status: 403 });
+    }
+    expect(await server.app.stores.factors.listForAccount(victim.id)).toHaveLength(1);
+    expect((await server.app.stores.accounts.findById(victim.id))!.disabledAt).toBeNull();
+    expect(await server.app.stores.clients.find(client.clientId)).toBeDefined();
+    const denied = await server.app.stores.audit.list({ subject: user.id, type: 'admin.access_denied' });
+    expect(denied.length).toBeGreaterThanOrEqual(pages.get.length);
+  });
+
+  it('an admin whose session holds only aal1 is asked for the second factor first', async () => {
+    const admin = await createAccountWithTotp(server.app, { admin: true });
+    const browser = new Browser(server.issuer);
+    let page = await browser.follow('/admin/users');
+    page = await browser.submit(page, '/password', { email: admin.email, password: admin.password });
+    expect(page.html).toContain('Code from your authenticator app');
+    page = await browser.submit(page, '/totp', { code: await admin.totp.code() });
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<h1>Users</h1>');
+  });
+});
+
+describe('an admin at work', () => {
+  let admin: Awaited<ReturnType<typeof createAccountWithTotp>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    admin = await createAccountWithTotp(server.app, { admin: true, email: `admin-${Date.now()}@example.com` });
+    browser = new Browser(server.issuer);
+    const page = await adminSignIn(browser, admin);
+    expect(page.html).toContain('<h1>Users</h1>');
+  });
+  afterAll(() => {
+    server.clock.offset = 0;
+  });
+
+  it('renders hostile names and labels as text on every page', async () => {
+    const victim = await createAccountWithTotp(server.app, { name: XSS_NAME, label: XSS_LABEL, email: `x-${Date.now()}@example.com` });
+    const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
+    await server.app.stores.audit.record({ type: 'test.hostile', outcome: 'failure', subject: victim.id, reason: XSS_LABEL, userAgent: XSS_NAME, details: { label: XSS_LABEL } });
+    const client = await createConfidentialClient(server.app, { clientName: XSS_NAME });
+    const pages = [
+      `/admin/users?q=${encodeURIComponent(victim.email)}`,
+      `/admin/users?q=${encodeURIComponent(XSS_NAME)}`,
+      `/admin/users/${victim.id}`,
+      `/admin/users/${victim.id}/factors/${factor.id}/remove`,
+      `/admin/users/${victim.id}/reset`,
+      `/admin/users/${victim.id}/disable`,
+      `/admin/audit?subject=${victim.id}`,
+      `/admin/audit?type=${encodeURIComponent(XSS_NAME)}`,
+      '/admin/clients',
+      `/admin/clients/${client.clientId}`,
+    ];
+    for (const path of pages) {
+      const page = await browser.request(path);
+      expect({ path, status: page.status }).toEqual({ path, status: path.includes('type=%3C') ? 400 : 200 });
+      expect(page.html).not.toContain('<script>alert(1)</script>');
+      expect(page.html).not.toContain('<img src=x');
+      expect(page.html).not.toMatch(/<script(?![^>]*src=)/); // no inline script at all
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    }
+    const detail = await browser.request(`/admin/users/${victim.id}`);
+    expect(detail.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(detail.html).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it("one user's factor id under another user's URL finds nothing and changes nothing", async () => {
+    const alice = await createAccountWithTotp(server.app);
+    const bob = await createAccountWithTotp(server.app);
+    const bobFactor = (await server.app.stores.factors.listForAccount(bob.id))[0]!;
+    expect((await browser.request(`/admin/users/${alice.id}/factors/${bobFactor.id}/remove`)).status).toBe(404);
+    const detail = await browser.request(`/admin/users/${alice.id}`);
+    const csrf = /name="_csrf" value="([^"]*)"/.exec(detail.html)![1]!;
+    const res = await browser.request(`/admin/users/${alice.id}/factors/${bobFactor.id}/remove`, { method: 'POST', body: new URLSearchParams({ _csrf: csrf }) });
+    expect(res.status).toBe(404);
+    expect(await server.app.stores.factors.listForAccount(bob.id)).toHaveLength(1);
+    expect((await browser.request('/admin/users/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  });
+
+  it('refuses a form without its CSRF token', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    const res = await browser.request(`/admin/users/${victim.id}/sessions/revoke`, { method: 'POST', body: new URLSearchParams({}) });
+    expect(res.status).toBe(403);
+    expect(res.html).toContain('Form expired');
+    expect(await server.app.stores.audit.list({ subject: victim.id, type: 'admin.sessions.revoke' })).toHaveLength(0);
+  });
+
+  it('steps the admin up before a destructive action when the last verification is older than 5 minutes', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
+    server.clock.offset = 6 * 60;
+    const confirm = `/admin/users/${victim.id}/factors/${factor.id}/remove`;
+    const res = await browser.request(confirm);
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!, server.issuer);
+    expect(location.pathname).toBe('/auth');
+    expect(location.searchParams.get('acr_values')).toBe('aal2'); // no WebAuthn: aal2
+    expect(location.searchParams.get('max_age')).toBe('0');
+    // a POST without the fresh step-up goes back to the confirmation page, and changes nothing
+    const detail = await browser.request(`/admin/users/${victim.id}`);
+    const csrf = /name="_csrf" value="([^"]*)"/.exec(detail.html)![1]!;
+    const early = await browser.request(confirm, { method: 'POST', body: new URLSearchParams({ _csrf: csrf }) });
+    expect(early.status).toBe(303);
+    expect(early.headers.get('location')).toBe(confirm);
+    expect(await server.app.stores.factors.listForAccount(victim.id)).toHaveLength(1);
+
+    let page = await browser.follow(confirm);
+    page = await browser.submit(page, '/password', { email: admin.email, password: admin.password });
+    page = await browser.submit(page, '/totp', { code: await admin.totp.code(Math.floor(Date.now() / 1000) + server.clock.offset) });
+    expect(page.html).toContain('Remove a factor');
+    page = await browser.submit(page, confirm, { reason: 'lost phone, ticket 7' });
+    expect(page.html).toContain('Factor removed');
+    expect(await server.app.stores.factors.listForAccount(victim.id)).toHaveLength(0);
+    const [event] = await server.app.stores.audit.list({ subject: victim.id, type: 'admin.factor.remove' });
+    expect(event).toMatchObject({ actor: admin.id, clientId: 'stepup-admin', reason: 'lost phone, ticket 7', outcome: 'success' });
+    // the user's page shows who did it and why
+    expect(page.html).toContain(admin.email);
+    expect(page.html).toContain('lost phone, ticket 7');
+  });
+
+  it('asks an admin who has a WebAuthn credential for a fresh phr step-up instead', async () => {
+    const other = await createAccountWithTotp(server.app, { admin: true });
+    const otherBrowser = new Browser(server.issuer);
+    const atServerTime = { code: () => other.totp.code(Math.floor(Date.now() / 1000) + server.clock.offset) };
+    expect((await adminSignIn(otherBrowser, { ...other, totp: atServerTime })).html).toContain('<h1>Users</h1>');
+    await server.app.stores.factors.createWebAuthn(other.id, {
+      label: 'Key',
+      credentialId: `cred-${other.id}`,
+      publicKey: new Uint8Array([1, 2, 3]),
+      signCount: 0,
+      transports: [],
+      aaguid: '00000000-0000-0000-0000-000000000000',
+      backupEligible: false,
+      backupState: false,
+      userVerifying: false,
+      attested: false,
+    });
+    const victim = await createAccountWithTotp(server.app);
+    const res = await otherBrowser.request(`/admin/users/${victim.id}/disable`);
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get('location')!, server.issuer);
+    expect(location.searchParams.get('acr_values')).toBe('phr');
+    expect(location.searchParams.get('max_age')).toBe('0');
+  });
+
+  it('resets factors with a reason, disables and enables, revokes sessions', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    let page = await browser.follow(`/admin/users/${victim.id}/reset`);
+    expect(page.html).toContain('Reset all factors');
+    page = await browser.submit(page, `/admin/users/${victim.id}/reset`, { reason: '' });
+    expect(page.status).toBe(400);
+    page = await browser.submit(await browser.follow(`/admin/users/${victim.id}/reset`), `/admin/users/${victim.id}/reset`, { reason: 'new phone' });
+    expect(page.html).toContain('Every factor was removed');
+    page = await browser.submit(await browser.follow(`/admin/users/${victim.id}/disable`), `/admin/users/${victim.id}/disable`, { reason: 'left the company' });
+    expect(page.html).toContain('disabled since');
+    expect((await server.app.stores.accounts.findById(victim.id))!.disabledAt).not.toBeNull();
+    page = await browser.submit(page, `/admin/users/${victim.id}/enable`);
+    expect(page.html).toContain('User enabled');
+    page = await browser.submit(page, `/admin/users/${victim.id}/sessions/revoke`);
+    expect(page.html).toContain('Every session and refresh token of the user was revoked');
+    const types = (await server.app.stores.audit.list({ subject: victim.id, type: 'admin.*' })).map((e) => e.type);
+    expect(types).toEqual(['admin.sessions.revoke', 'admin.user.enable', 'admin.user.disable', 'admin.factors.reset']);
+  });
+
+  it('searches and pages users, and creates one', async () => {
+    let page = await browser.follow('/admin/users/new');
+    page = await browser.submit(page, '/admin/users', { email: 'Made-In-UI@example.com', name: 'Made', password: 'a long enough password' });
+    expect(page.html).toContain('User created');
+    page = await browser.follow('/admin/users?q=made-in-ui');
+    expect(page.html).toContain('made-in-ui@example.com');
+    expect(page.html).toContain('1 user matching');
+    page = await browser.follow('/admin/users/new');
+    page = await browser.submit(page, '/admin/users', { email: 'nope', password: 'x' });
+    expect(page.status).toBe(400);
+  });
+
+  it('registers a client (secret shown once), edits it, rotates and deletes it', async () => {
+    let page = await browser.follow('/admin/clients/new');
+    page = await browser.submit(page, '/admin/clients', { client_id: 'ui-app', confidential: 'on', client_name: 'UI app', redirect_uris: 'https://ui.example/cb\nhttps://ui.example/cb2', grant_types: 'authorization_code', default_acr_values: 'aal2' });
+    expect(page.html).toContain('only time the secret is shown');
+    const secret = /id="secret" value="([^"]*)"/.exec(page.html)![1]!;
+    expect((await server.app.stores.clients.find('ui-app'))!.clientSecret).toBe(secret);
+    page = await browser.follow('/admin/clients/ui-app');
+    expect(page.html).not.toContain(secret);
+    page = await browser.submit(page, '/admin/clients/ui-app', { client_name: 'UI app 2', redirect_uris: 'https://ui.example/cb', post_logout_redirect_uris: 'https://ui.example/bye', grant_types: 'authorization_code', minimum_acr: 'aal2' });
+    expect(page.html).toContain('Saved.');
+    expect(await server.app.stores.clients.find('ui-app')).toMatchObject({ clientName: 'UI app 2', minimumAcr: 'aal2', postLogoutRedirectUris: ['https://ui.example/bye'], defaultAcrValues: [] });
+    page = await browser.submit(await browser.follow('/admin/clients/ui-app/rotate'), '/admin/clients/ui-app/rotate');
+    const rotated = /id="secret" value="([^"]*)"/.exec(page.html)![1]!;
+    expect(rotated).not.toBe(secret);
+    page = await browser.submit(await browser.follow('/admin/clients/ui-app/delete'), '/admin/clients/ui-app/delete');
+    expect(await server.app.stores.clients.find('ui-app')).toBeUndefined();
+    expect((await browser.request('/admin/clients/stepup-admin')).status).toBe(404);
+  });
+
+  it('filters the audit trail by user, type and time and exports CSV and JSON', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    await server.app.stores.audit.record({ type: 'test.filter', outcome: 'info', subject: victim.id });
+    let page = await browser.follow(`/admin/audit?subject=${victim.id}&type=test.*`);
+    expect(page.html).toContain('test.filter');
+    page = await browser.follow(`/admin/audit?subject=${victim.id}&since=2999-01-01T00:00`);
+    expect(page.html).toContain('No events');
+    const csv = await browser.request(`/admin/audit/export?subject=${victim.id}&format=csv`);
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(csv.html.split('\n')[1]).toContain('test.filter');
+    const json = JSON.parse((await browser.request(`/admin/audit/export?subject=${victim.id}&format=json`)).html) as { items: { type: string }[] };
+    expect(json.items.map((e) => e.type)).toEqual(['test.filter']);
+  });
+});
