@@ -112,6 +112,12 @@ describe('authorization', () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toMatch(/insufficient_scope/);
 
+    // unknown routes under the API answer as the API does, never with an HTML page
+    expect((await api(server.issuer, undefined, 'GET', '/nope')).status).toBe(401);
+    const unknown = await api(server.issuer, token, 'GET', '/nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/problem\+json/);
+
     const doomed = await adminApiToken(server.app, server.issuer);
     expect((await api(server.issuer, doomed.token, 'GET', '/users')).status).toBe(200);
     await server.app.stores.clients.remove(doomed.clientId);

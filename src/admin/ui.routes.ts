@@ -61,6 +61,13 @@ const lines = (v: unknown): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+/** A step-up decision's acr before (the highest level held) and after (the level it chose or granted). */
+const acrChange = (details: Record<string, unknown>) => {
+  const held = Array.isArray(details.held) ? details.held.map(String) : [];
+  const target = typeof details.target === 'string' ? details.target : undefined;
+  if (!held.length && !target) return '';
+  return `${held[held.length - 1] ?? 'none'} → ${target ?? '(unmet)'}`;
+};
 
 export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const { provider, views, csrf, policy, admin } = deps;
@@ -251,7 +258,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     at: fmt(e.at),
     actorName: e.actor ? (names.get(e.actor) ?? e.actor) : '',
     subjectName: e.subject ? (names.get(e.subject) ?? e.subject) : '',
-    acr: [e.details.acrBefore ?? e.details.held, e.details.acrAfter ?? e.details.acr].filter(Boolean).map((v) => (Array.isArray(v) ? v.join(' ') : String(v))).join(' → '),
+    acr: acrChange(e.details),
     detailsJson: JSON.stringify(e.details),
   });
   /** Emails for the account ids on a page of events (who did it, to whom). */
