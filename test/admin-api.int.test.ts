@@ -286,6 +286,22 @@ describe('clients', () => {
   });
 });
 
+describe('client secret rotation', () => {
+  it('the old secret stops working at the token endpoint at once; the new one works', async () => {
+    const created = await api(server.issuer, token, 'POST', '/clients', { client_id: `svc-${Date.now()}`, grant_types: ['client_credentials'], scope: 'admin' });
+    expect(created.status).toBe(201);
+    const id = created.json.client_id as string;
+    const oldCfg = await discover(server.issuer, id, created.json.client_secret);
+    await expect(oidc.clientCredentialsGrant(oldCfg, { scope: 'admin' })).resolves.toHaveProperty('access_token');
+    const rotated = await api(server.issuer, token, 'POST', `/clients/${id}/secret`);
+    await expect(oidc.clientCredentialsGrant(oldCfg, { scope: 'admin' })).rejects.toMatchObject({ status: 401 }); // invalid_client
+    const newCfg = await discover(server.issuer, id, rotated.json.client_secret);
+    const fresh = await oidc.clientCredentialsGrant(newCfg, { scope: 'admin' });
+    // a client made an admin client through the API can use the API
+    expect((await api(server.issuer, fresh.access_token, 'GET', '/clients')).status).toBe(200);
+  });
+});
+
 describe('audit events', () => {
   it('filters by type prefix and time, pages with a cursor, and exports CSV (formula cells neutralised)', async () => {
     const user = await createAccountWithTotp(server.app, { name: '=HYPERLINK("x")' });
@@ -306,5 +322,8 @@ describe('audit events', () => {
     expect(lines).toHaveLength(4);
     expect(csv.text).toContain("'=cmd|x");
     expect((await api(server.issuer, token, 'GET', '/audit-events?type=DROP%20TABLE')).status).toBe(400);
+    expect((await api(server.issuer, token, 'GET', '/audit-events?subject=a%00b')).status).toBe(400);
+    expect((await api(server.issuer, token, 'GET', '/clients/a%00b')).status).toBe(404);
+    expect((await api(server.issuer, token, 'GET', '/users?q=a%00b')).status).toBe(200);
   });
 });

@@ -236,6 +236,10 @@ describe('an admin at work', () => {
     expect(page.html).toContain('User enabled');
     page = await browser.submit(page, `/admin/users/${victim.id}/sessions/revoke`);
     expect(page.html).toContain('Every session and refresh token of the user was revoked');
+    // not their own account, though
+    const self = await browser.follow(`/admin/users/${admin.id}/disable`);
+    expect((await browser.submit(self, `/admin/users/${admin.id}/disable`)).status).toBe(409);
+    expect((await server.app.stores.accounts.findById(admin.id))!.disabledAt).toBeNull();
     const types = (await server.app.stores.audit.list({ subject: victim.id, type: 'admin.*' })).map((e) => e.type);
     expect(types).toEqual(['admin.sessions.revoke', 'admin.user.enable', 'admin.user.disable', 'admin.factors.reset']);
   });
@@ -269,6 +273,7 @@ describe('an admin at work', () => {
     page = await browser.submit(await browser.follow('/admin/clients/ui-app/delete'), '/admin/clients/ui-app/delete');
     expect(await server.app.stores.clients.find('ui-app')).toBeUndefined();
     expect((await browser.request('/admin/clients/stepup-admin')).status).toBe(404);
+    expect((await browser.request('/admin/clients/a%00b')).status).toBe(404);
   });
 
   it('filters the audit trail by user, type and time and exports CSV and JSON', async () => {

@@ -168,6 +168,8 @@ export function createAdminService(deps: AdminServiceDeps) {
     /** Disabling also ends every session and refresh token of the account. */
     async setDisabled(by: Actor, id: string, disabled: boolean, reason: string | undefined, ctx?: Context) {
       await user(id);
+      // an admin locking themselves out is never what was meant
+      if (disabled && by.accountId === id) throw new AdminError(409, 'You cannot disable your own account');
       const account = (await deps.accounts.setDisabled(id, disabled))!;
       const revoked = disabled ? await revoke(id, by) : undefined;
       await record(by, ctx, disabled ? 'admin.user.disable' : 'admin.user.enable', id, revoked ? { revoked } : {}, reason || undefined);
@@ -279,6 +281,7 @@ export function createAdminService(deps: AdminServiceDeps) {
   };
 }
 
-const RESERVED_CLIENT_ID_CHECK = (id: string) => RESERVED_CLIENT_IDS.includes(id) || id.length > 200;
+/** Built-in clients are not stored ones; ids no client can have (too long, NUL) find nothing without a query. */
+const RESERVED_CLIENT_ID_CHECK = (id: string) => RESERVED_CLIENT_IDS.includes(id) || id.length > 200 || id.includes('\u0000');
 
 export type AdminService = ReturnType<typeof createAdminService>;

@@ -184,8 +184,8 @@ export const problemOutput = z.object({
 
 export const auditQuery = z
   .object({
-    subject: z.string().max(200).optional(),
-    actor: z.string().max(200).optional(),
+    subject: z.string().max(200).refine(noNul, 'must not contain NUL').optional(),
+    actor: z.string().max(200).refine(noNul, 'must not contain NUL').optional(),
     type: z.string().max(100).regex(/^[a-z0-9_.]+\*?$/, 'an event type, or a prefix ending in *').optional(),
     since: z.iso.datetime({ offset: true }).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
