@@ -42,6 +42,7 @@ describe('OpenAPI document', () => {
     const doc = (await (await fetch(`${server.issuer}/admin/api/openapi.json`)).json()) as OpenApi;
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats.default(ajv);
+    const validateProblem = ajv.compile((doc as unknown as { components: { schemas: { Problem: object } } }).components.schemas.Problem);
     const other = await adminApiToken(server.app, server.issuer, 'reports', 'https://reports.example');
     const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
     expect(operations.length).toBeGreaterThanOrEqual(17);
@@ -85,6 +86,17 @@ describe('OpenAPI document', () => {
       expect({ op: op.operationId, status: anonymous.status }).toEqual({ op: op.operationId, status: 401 });
       expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer /);
       expect(op.responses['401']).toBeDefined();
+      // documented errors answer with the documented problem document
+      const checkProblem = (res: Awaited<ReturnType<typeof api>>, status: number) => {
+        expect({ op: op.operationId, status: res.status, documented: Boolean(op.responses[String(status)]?.content?.['application/problem+json']) }).toEqual({ op: op.operationId, status, documented: true });
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect({ op: op.operationId, valid: validateProblem(res.json), errors: validateProblem.errors }).toMatchObject({ valid: true });
+      };
+      if (op.requestBody) checkProblem(await api(server.issuer, token, method.toUpperCase(), url2, { unexpected: true }), 400);
+      if (path.includes('{')) {
+        const missing = path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'clientId' ? 'no-such-client' : '00000000-0000-4000-8000-000000000000'));
+        checkProblem(await api(server.issuer, token, method.toUpperCase(), missing, body2), 404);
+      }
       const forbidden = await api(server.issuer, other.token, method.toUpperCase(), url2, body2);
       expect({ op: op.operationId, status: forbidden.status }).toEqual({ op: op.operationId, status: 403 });
       expect(forbidden.headers.get('content-type')).toMatch(/application\/problem\+json/);
