@@ -25,6 +25,8 @@ import { openStores, type Stores } from './store/stores.js';
 import { createChallengeStore } from './store/redis/webauthn-challenges.js';
 import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
+import { accountClient, withBuiltInClients } from './account/internal-client.js';
+import { createAccountRouter } from './account/routes.js';
 
 export type { Stores };
 
@@ -90,7 +92,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis: stores.redis,
     redisKeyPrefix: prefix,
     accounts: stores.accounts,
-    clients: stores.clients,
+    // the account page's own client is built in (not stored): it cannot be edited or deleted
+    clients: withBuiltInClients(stores.clients, [accountClient(config.issuer)]),
     jwks,
     cookieKeys: config.cookieKeys,
     acrValues,
@@ -104,6 +107,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const challenges = createChallengeStore(stores.redis, prefix);
   const rp = relyingPartyFor(config.issuer);
 
+  const notify = createNotifier(logger, config.smtpUrl);
   const interactions = createInteractionRouter({
     webauthnUsers,
     challenges,
@@ -121,7 +125,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     enrolledFactors,
     audit: stores.audit,
     issuerName: new URL(config.issuer).host,
-    notify: createNotifier(logger, config.smtpUrl),
+    notify,
+    now,
+  });
+  const account = createAccountRouter({
+    provider,
+    issuer: config.issuer,
+    views,
+    csrf,
+    policy,
+    accounts: stores.accounts,
+    factors: stores.factors,
+    recoveryCodes: stores.recoveryCodes,
+    webauthnUsers,
+    challenges,
+    sessionEvents,
+    enrolledFactors,
+    audit: stores.audit,
+    rp,
+    notify,
     now,
   });
 
@@ -134,7 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions];
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
   for (const router of routers) {

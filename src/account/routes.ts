@@ -65,6 +65,8 @@ const NOTICES: Record<string, string> = {
   removed: 'Removed.',
 };
 
+const shortDate = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 export function createAccountRouter(deps: AccountDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
@@ -140,15 +142,18 @@ export function createAccountRouter(deps: AccountDeps): Router {
     page(ctx, 'account.njk', {
       title: 'Your account',
       account: user.account,
-      factors: factors.map((f) => ({
-        ...f,
+      factors: factors.filter((f) => f.status === 'active').map((f) => ({
+        id: f.id,
+        label: f.label,
+        created: shortDate(f.createdAt),
+        lastUsed: f.lastUsedAt ? shortDate(f.lastUsedAt) : undefined,
         kindName: f.type === 'totp' ? 'Authenticator app' : f.webauthn?.userVerifying ? 'Passkey' : 'Security key',
         model: f.webauthn?.authenticatorModel,
         backup: f.webauthn ? (f.webauthn.backupEligible ? (f.webauthn.backupState ? 'Synced (backed up)' : 'Can be synced') : 'Device-bound') : undefined,
       })),
       recoveryCodes,
       notice,
-      logoutUrl: `/session/end?client_id=${ACCOUNT_CLIENT_ID}`,
+      clientId: ACCOUNT_CLIENT_ID,
     });
   });
 
