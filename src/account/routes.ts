@@ -20,7 +20,7 @@ import {
 import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
-import { levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
+import { ENROLLMENT_FRESHNESS_SECONDS, levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
@@ -98,7 +98,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
   };
 
   /** Sends the browser through /auth (sign in, or a fresh step-up at `acr`) and back to `returnTo`. */
-  const signIn = (ctx: Context, returnTo: string, acr?: string) => {
+  const signIn = (ctx: Context, returnTo: string, acr?: string, events: StoredFactorEvent[] = []) => {
     const state = randomBytes(24).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATHS.test(returnTo) ? returnTo : '/account'}`, {
       httpOnly: true,
@@ -120,8 +120,13 @@ export function createAccountRouter(deps: AccountDeps): Router {
     url.searchParams.set('code_challenge_method', 'S256');
     if (acr) {
       url.searchParams.set('acr_values', acr);
-      // SPEC §4: a fresh verification of every step up to that level (max_age=0 is prompt=login, rule 6)
-      url.searchParams.set('max_age', '0');
+      // SPEC §4 wants every step up to that level verified within 5 minutes. When everything the session
+      // verified is that recent, max_age=300 asks only for the missing steps (a password typed a moment
+      // ago is not asked again); otherwise max_age=0 (prompt=login, SPEC §2 rule 6) re-verifies them all.
+      // The margin keeps the first path from ending just past the window, which would loop once more.
+      const oldest = Math.min(...events.map((e) => e.at));
+      const allRecent = events.length > 0 && deps.now() - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60;
+      url.searchParams.set('max_age', allRecent ? String(ENROLLMENT_FRESHNESS_SECONDS) : '0');
     }
     ctx.redirect(url.pathname + url.search);
   };
@@ -187,7 +192,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, returnTo);
     const { level, fresh } = await freshness(user.account.id, user.events, true);
-    if (!fresh) return signIn(ctx, returnTo, level?.acr);
+    if (!fresh) return signIn(ctx, returnTo, level?.acr, user.events);
     const existing = await deps.factors.webAuthnCredentials(user.account.id);
     const handle = await deps.webauthnUsers.handleFor(user.account.id);
     const options = await registrationOptions({
@@ -219,7 +224,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const { level, fresh } = await freshness(user.account.id, user.events, true);
     const record = await deps.challenges.take(`reg:${user.sessionUid}`);
     const kind = record?.kind ?? 'passkey';
-    if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr);
+    if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr, user.events);
 
     const fail = async (reason: string, message: string) => {
       await deps.audit.record({ type: 'factor.enroll', outcome: 'failure', reason, subject: user.account.id, actor: user.account.id, details: { type: 'webauthn' } }, ctx);
@@ -275,7 +280,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
       const codes = newRecoveryCodes();
       await deps.recoveryCodes.replace(user.account.id, codes.map(hashRecoveryCode));
       await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { count: codes.length } }, ctx);
-      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account?notice=added', setupText: 'Your new sign-in method is ready.' });
+      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'added' }, setupText: 'Your new sign-in method is ready.' });
     }
     ctx.status = 303;
     ctx.redirect('/account?notice=added');
@@ -286,7 +291,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
       const user = await signedIn(ctx);
       if (!user) return signIn(ctx, '/account');
       const { level, fresh } = await freshness(user.account.id, user.events, false);
-      if (!fresh) return signIn(ctx, '/account', level?.acr);
+      if (!fresh) return signIn(ctx, '/account', level?.acr, user.events);
       const factorId = String(ctx.params.id ?? '');
       // the factor must be this account's own: another user's id finds nothing
       const factor = /^[0-9a-f-]{36}$/i.test(factorId) ? (await deps.factors.listForAccount(user.account.id)).find((f) => f.id === factorId) : undefined;
