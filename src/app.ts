@@ -108,6 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const rp = relyingPartyFor(config.issuer);
 
   const notify = createNotifier(logger, config.smtpUrl);
+  const attempts = createAttemptGuard(limiter, stores.audit);
   const interactions = createInteractionRouter({
     webauthnUsers,
     challenges,
@@ -119,7 +120,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     accounts: stores.accounts,
     factors: stores.factors,
     recoveryCodes: stores.recoveryCodes,
-    attempts: createAttemptGuard(limiter, stores.audit),
+    attempts,
     progress,
     sessionEvents,
     enrolledFactors,
@@ -142,6 +143,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sessionEvents,
     enrolledFactors,
     audit: stores.audit,
+    attempts,
+    issuerName: new URL(config.issuer).host,
     rp,
     notify,
     now,
