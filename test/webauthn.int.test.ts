@@ -190,6 +190,26 @@ describe('passkey sign-in from the login page (SPEC §1, §2 rule 9)', () => {
     expect([...(claims.amr as string[])].sort()).toEqual(['mfa', 'swk', 'user']);
   });
 
+  it('max_age=0 re-verifies a passkey session with that user’s own passkeys, and auth_time moves', async () => {
+    const user = await createUser(server.app);
+    const cred = await storeCredential(user.id, { userVerified: true, backupEligible: false });
+    const { browser, tokens } = await signInWithPasskey(cred);
+    const firstAuthTime = tokens.claims()!.auth_time as number;
+    server.clock.offset += 5;
+    try {
+      const { started, page } = await authorize(browser, { max_age: 0, acr_values: 'phrh' });
+      expect(page.html).toContain('Confirm it is you');
+      const options = optionsIn<RequestOptionsJSON>(page);
+      expect(options.allowCredentials!.map((c) => c.id)).toEqual([cred.idB64]);
+      const cb = await postAssertion(browser, page, cred.assert(options));
+      const claims = (await finish(config, started, cb.url)).claims()!;
+      expect(claims.acr).toBe('phrh');
+      expect(claims.auth_time as number).toBeGreaterThan(firstAuthTime);
+    } finally {
+      server.clock.offset -= 5;
+    }
+  });
+
   it('refuses a passkey sign-in without user verification, and one without userHandle', async () => {
     const user = await createUser(server.app);
     const cred = await storeCredential(user.id, { userVerified: true });
