@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser as Chromium, BrowserContext, CDPSession, Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
-import { launchChromium } from './support/chromium.js';
+import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
@@ -30,16 +30,6 @@ afterAll(async () => {
   await dropIsolation(iso);
 });
 
-async function callbackUrl(page: Page, action: () => Promise<unknown>): Promise<string> {
-  const seen = new Promise<string>((resolve) => {
-    void page.route(`${RP_REDIRECT}**`, (route) => {
-      resolve(route.request().url());
-      void route.fulfill({ status: 200, body: 'rp' });
-    });
-  });
-  await action();
-  return seen;
-}
 
 interface VirtualAuthenticator {
   context: BrowserContext;
@@ -90,14 +80,28 @@ async function passkeySignIn(page: Page, url: string) {
   if (await button.isVisible().catch(() => false)) await button.click().catch(() => undefined);
 }
 
-/** Signs in on /account with the password and adds a passkey through the browser's WebAuthn API. */
-async function registerPasskey(v: VirtualAuthenticator, user: { email: string; password: string }, label: string) {
-  const { page } = v;
-  await page.goto(`${server.issuer}/account/keys/new?kind=passkey`);
+/** Types the password on the sign-in page (the user picks nothing from autofill). */
+async function typePassword(page: Page, user: { email: string; password: string }) {
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** Opens "Add a passkey" on /account: sign in with the password and, for an account with TOTP, the code the step-up asks for. */
+async function openAddPasskey(page: Page, user: { email: string; password: string }, totp?: { code(): Promise<string> }) {
+  await page.goto(`${server.issuer}/account/keys/new?kind=passkey`);
+  await typePassword(page, user);
+  if (totp) {
+    await page.getByLabel('Code from your authenticator app').fill(await totp.code());
+    await page.getByRole('button', { name: 'Verify code' }).click();
+  }
   await page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
+}
+
+/** Signs in on /account with the password and adds a passkey through the browser's WebAuthn API. */
+async function registerPasskey(v: VirtualAuthenticator, user: { email: string; password: string }, label: string) {
+  const { page } = v;
+  await openAddPasskey(page, user);
   await page.getByLabel('Name (so you can recognise it later)').fill(label);
   await page.getByRole('button', { name: 'Create the passkey' }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
@@ -138,14 +142,8 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     const totp = await enrollTotp(server.app, user.id);
     const v = await withAuthenticator({ backupEligible: false });
     try {
-      await v.page.goto(`${server.issuer}/account/keys/new?kind=passkey`);
-      await v.page.getByLabel('Email').fill(user.email);
-      await v.page.getByLabel('Password').fill(user.password);
-      await v.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      // a fresh password alone does not allow adding a factor to an account that reaches aal2
-      await v.page.getByLabel('Code from your authenticator app').fill(await totp.code());
-      await v.page.getByRole('button', { name: 'Verify code' }).click();
-      await v.page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
+      // a fresh password alone does not allow adding a factor to an account that reaches aal2: the code too
+      await openAddPasskey(v.page, user, totp);
       await v.page.getByRole('button', { name: 'Create the passkey' }).click();
       await v.page.getByRole('heading', { name: /Save your recovery codes|Your account/ }).waitFor();
       const factors = await server.app.stores.factors.listForAccount(user.id);
@@ -166,9 +164,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       await v.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: v.authenticatorId, enabled: false });
       const first = await startAuthorization(config);
       await v.page.goto(first.url.toString());
-      await v.page.getByLabel('Email').fill(user.email);
-      await v.page.getByLabel('Password').fill(user.password);
-      const cb1 = await callbackUrl(v.page, () => v.page.getByRole('button', { name: 'Sign in', exact: true }).click());
+      const cb1 = await callbackUrl(v.page, () => typePassword(v.page, user));
       expect((await finish(config, first, cb1)).claims()!.acr).toBe('aal1');
 
       await v.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: v.authenticatorId, enabled: true });
@@ -196,13 +192,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     // an authenticator that cannot verify the user: Chromium refuses the passkey ceremony (as on cancel)
     const v = await withAuthenticator({ backupEligible: false, userVerification: false });
     try {
-      await v.page.goto(`${server.issuer}/account/keys/new?kind=passkey`);
-      await v.page.getByLabel('Email').fill(user.email);
-      await v.page.getByLabel('Password').fill(user.password);
-      await v.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await v.page.getByLabel('Code from your authenticator app').fill(await totp.code());
-      await v.page.getByRole('button', { name: 'Verify code' }).click();
-      await v.page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
+      await openAddPasskey(v.page, user, totp);
       await v.page.getByRole('button', { name: 'Create the passkey' }).click();
       await v.page.getByRole('alert').filter({ hasText: /cancelled|could not be used/ }).waitFor();
       expect(await server.app.stores.factors.webAuthnCredentials(user.id)).toEqual([]);
@@ -234,9 +224,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       });
       const first = await startAuthorization(config, { acr_values: 'aal2' });
       await page.goto(first.url.toString());
-      await page.getByLabel('Email').fill(other.email);
-      await page.getByLabel('Password').fill(other.password);
-      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await typePassword(page, other);
       await page.getByRole('alert').filter({ hasText: 'This browser cannot use passkeys or security keys' }).waitFor();
       await page.getByRole('button', { name: 'Use your authenticator app instead' }).click();
       await page.getByLabel('Code from your authenticator app').waitFor();
