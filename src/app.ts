@@ -25,7 +25,8 @@ import { openStores, type Stores } from './store/stores.js';
 import { createChallengeStore } from './store/redis/webauthn-challenges.js';
 import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
-import { withBuiltInClients } from './account/internal-client.js';
+import { accountClient, withBuiltInClients } from './account/internal-client.js';
+import { createAccountRouter } from './account/routes.js';
 import { adminClient, createAdminRouters } from './admin/index.js';
 
 export type { Stores };
@@ -92,7 +93,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis: stores.redis,
     redisKeyPrefix: prefix,
     accounts: stores.accounts,
-    clients: withBuiltInClients(stores.clients, [adminClient(config.issuer)]),
+    // the account page's and the admin UI's own clients are built in (not stored): they cannot be edited or deleted
+    clients: withBuiltInClients(stores.clients, [accountClient(config.issuer), adminClient(config.issuer)]),
     jwks,
     cookieKeys: config.cookieKeys,
     acrValues,
@@ -106,6 +108,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const challenges = createChallengeStore(stores.redis, prefix);
   const rp = relyingPartyFor(config.issuer);
 
+  const notify = createNotifier(logger, config.smtpUrl);
+  const attempts = createAttemptGuard(limiter, stores.audit);
   const interactions = createInteractionRouter({
     webauthnUsers,
     challenges,
@@ -117,13 +121,33 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     accounts: stores.accounts,
     factors: stores.factors,
     recoveryCodes: stores.recoveryCodes,
-    attempts: createAttemptGuard(limiter, stores.audit),
+    attempts,
     progress,
     sessionEvents,
     enrolledFactors,
     audit: stores.audit,
     issuerName: new URL(config.issuer).host,
-    notify: createNotifier(logger, config.smtpUrl),
+    notify,
+    now,
+  });
+  const account = createAccountRouter({
+    provider,
+    issuer: config.issuer,
+    views,
+    csrf,
+    policy,
+    accounts: stores.accounts,
+    factors: stores.factors,
+    recoveryCodes: stores.recoveryCodes,
+    webauthnUsers,
+    challenges,
+    sessionEvents,
+    enrolledFactors,
+    audit: stores.audit,
+    attempts,
+    issuerName: new URL(config.issuer).host,
+    rp,
+    notify,
     now,
   });
 
@@ -136,9 +160,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
-  const notify = createNotifier(logger, config.smtpUrl);
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, ...admin];
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
   for (const router of routers) {

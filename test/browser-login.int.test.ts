@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
-import { launchChromium } from './support/chromium.js';
+import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
@@ -25,18 +25,6 @@ afterAll(async () => {
   await server?.close();
   await dropIsolation(iso);
 });
-
-/** Navigates and stops at the RP callback (nothing listens there), returning its URL. */
-async function callbackUrl(page: Page, action: () => Promise<unknown>): Promise<string> {
-  const seen = new Promise<string>((resolve) => {
-    page.route(`${RP_REDIRECT}**`, (route) => {
-      resolve(route.request().url());
-      void route.fulfill({ status: 200, body: 'rp' });
-    });
-  });
-  await action();
-  return seen;
-}
 
 describe('sign-in and step-up in Chromium', () => {
   it('signs in with a password, then steps up with TOTP; the RP gets aal2', async () => {

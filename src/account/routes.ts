@@ -6,6 +6,9 @@ import type Provider from 'oidc-provider';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Audit } from '../audit/audit.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../factors/recovery-codes/recovery-codes.js';
+import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
+import type { AttemptGuard } from '../interactions/attempts.js';
+import { lockedMessage } from '../interactions/attempts.js';
 import {
   AUTHENTICATOR_KINDS,
   CHALLENGE_TTL_SECONDS,
@@ -20,7 +23,7 @@ import {
 import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
-import { levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
+import { ENROLLMENT_FRESHNESS_SECONDS, levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
@@ -49,6 +52,9 @@ export interface AccountDeps {
   sessionEvents: SessionEventsStore;
   enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
   audit: Audit;
+  attempts: AttemptGuard;
+  /** shown in authenticator apps next to the account (the issuer's host) */
+  issuerName: string;
   rp: RelyingParty;
   notify: (accountId: string, message: string) => Promise<void>;
   now: () => number;
@@ -57,19 +63,24 @@ export interface AccountDeps {
 const STATE_COOKIE = 'stepup.account';
 const MAX_LABEL_LENGTH = 64;
 /** Where a sign-in may return to: a fixed set of the account's own pages (no open redirect). */
-const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key))?$/;
+const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new)?$/;
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
 const NOTICES: Record<string, string> = {
   added: 'Your new sign-in method is ready.',
   renamed: 'Renamed.',
+  codes: 'Your old recovery codes no longer work.',
   removed: 'Removed.',
 };
+
+const shortDate = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export function createAccountRouter(deps: AccountDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
   // the level a new WebAuthn credential brings: the policy's phishing-resistant step
   const webauthnLevel = deps.policy.levels.find((l) => l.step === 'phishing_resistant')?.acr;
+  // …and a new authenticator app's: the second-factor step
+  const totpLevel = deps.policy.levels.find((l) => l.step === 'second_factor')?.acr;
 
   const page = (ctx: Context, view: string, context: Record<string, unknown>) => {
     ctx.type = 'html';
@@ -79,6 +90,8 @@ export function createAccountRouter(deps: AccountDeps): Router {
     ctx.status = status;
     page(ctx, 'error.njk', { title, message, requestId: ctx.state.requestId });
   };
+
+  const csrfFailed = (ctx: Context) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.');
 
   router.use('/account', async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -96,7 +109,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
   };
 
   /** Sends the browser through /auth (sign in, or a fresh step-up at `acr`) and back to `returnTo`. */
-  const signIn = (ctx: Context, returnTo: string, acr?: string) => {
+  const signIn = (ctx: Context, returnTo: string, acr?: string, events: StoredFactorEvent[] = []) => {
     const state = randomBytes(24).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATHS.test(returnTo) ? returnTo : '/account'}`, {
       httpOnly: true,
@@ -118,16 +131,22 @@ export function createAccountRouter(deps: AccountDeps): Router {
     url.searchParams.set('code_challenge_method', 'S256');
     if (acr) {
       url.searchParams.set('acr_values', acr);
-      // SPEC §4: a fresh verification of every step up to that level (max_age=0 is prompt=login, rule 6)
-      url.searchParams.set('max_age', '0');
+      // SPEC §4 wants every step up to that level verified within 5 minutes. When everything the session
+      // verified is that recent, max_age=300 asks only for the missing steps (a password typed a moment
+      // ago is not asked again); otherwise max_age=0 (prompt=login, SPEC §2 rule 6) re-verifies them all.
+      // The margin keeps the first path from ending just past the window, which would loop once more.
+      const oldest = Math.min(...events.map((e) => e.at));
+      const allRecent = events.length > 0 && deps.now() - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60;
+      url.searchParams.set('max_age', allRecent ? String(ENROLLMENT_FRESHNESS_SECONDS) : '0');
     }
     ctx.redirect(url.pathname + url.search);
   };
 
   /** SPEC §4: the level a change needs and whether the session verified it within 5 minutes. */
-  const freshness = async (accountId: string, events: StoredFactorEvent[], adding: boolean) => {
+  const freshness = async (accountId: string, events: StoredFactorEvent[], adding: boolean | string) => {
     const enrolled = await deps.enrolledFactors(accountId);
-    const level = levelRequiredForChange(deps.policy, enrolled, deps.now(), adding ? webauthnLevel : undefined);
+    const newFactorLevel = adding === true ? webauthnLevel : adding === false ? undefined : adding;
+    const level = levelRequiredForChange(deps.policy, enrolled, deps.now(), newFactorLevel);
     return { level, fresh: level ? verifiedFreshlyAt(deps.policy, level, events, deps.now()) : false };
   };
 
@@ -140,15 +159,18 @@ export function createAccountRouter(deps: AccountDeps): Router {
     page(ctx, 'account.njk', {
       title: 'Your account',
       account: user.account,
-      factors: factors.map((f) => ({
-        ...f,
+      factors: factors.filter((f) => f.status === 'active').map((f) => ({
+        id: f.id,
+        label: f.label,
+        created: shortDate(f.createdAt),
+        lastUsed: f.lastUsedAt ? shortDate(f.lastUsedAt) : undefined,
         kindName: f.type === 'totp' ? 'Authenticator app' : f.webauthn?.userVerifying ? 'Passkey' : 'Security key',
         model: f.webauthn?.authenticatorModel,
         backup: f.webauthn ? (f.webauthn.backupEligible ? (f.webauthn.backupState ? 'Synced (backed up)' : 'Can be synced') : 'Device-bound') : undefined,
       })),
       recoveryCodes,
       notice,
-      logoutUrl: `/session/end?client_id=${ACCOUNT_CLIENT_ID}`,
+      clientId: ACCOUNT_CLIENT_ID,
     });
   });
 
@@ -182,7 +204,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, returnTo);
     const { level, fresh } = await freshness(user.account.id, user.events, true);
-    if (!fresh) return signIn(ctx, returnTo, level?.acr);
+    if (!fresh) return signIn(ctx, returnTo, level?.acr, user.events);
     const existing = await deps.factors.webAuthnCredentials(user.account.id);
     const handle = await deps.webauthnUsers.handleFor(user.account.id);
     const options = await registrationOptions({
@@ -206,7 +228,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     });
   });
 
-  router.post('/account/keys', form, requireCsrf(csrf, (ctx) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.')), async (ctx) => {
+  router.post('/account/keys', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, '/account');
     const body = ctx.request.body as Record<string, unknown>;
@@ -214,7 +236,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const { level, fresh } = await freshness(user.account.id, user.events, true);
     const record = await deps.challenges.take(`reg:${user.sessionUid}`);
     const kind = record?.kind ?? 'passkey';
-    if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr);
+    if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr, user.events);
 
     const fail = async (reason: string, message: string) => {
       await deps.audit.record({ type: 'factor.enroll', outcome: 'failure', reason, subject: user.account.id, actor: user.account.id, details: { type: 'webauthn' } }, ctx);
@@ -265,23 +287,105 @@ export function createAccountRouter(deps: AccountDeps): Router {
       ctx,
     );
     await deps.notify(user.account.id, `A ${kind === 'passkey' ? 'passkey' : 'security key'} ("${label}") was added to your account.`);
-    // the first second factor comes with recovery codes, shown once (SPEC §3)
-    if ((await deps.recoveryCodes.remaining(user.account.id)) === 0) {
+    return issueFirstRecoveryCodesOrReturn(ctx, user.account.id);
+  });
+
+  /** A pending authenticator app for this account: QR code and key shown once, confirmed by one valid code. */
+  const showTotpEnrollment = async (ctx: Context, account: { id: string; email: string }, error?: string, pendingId?: string) => {
+    let factorId = pendingId;
+    let secret = factorId ? (await deps.factors.totpSecret(factorId, account.id))?.secret : undefined;
+    if (!factorId || !secret) {
+      secret = newTotpSecret();
+      factorId = (await deps.factors.createPendingTotp(account.id, 'Authenticator app', secret)).id;
+    }
+    page(ctx, 'account-totp-new.njk', {
+      title: 'Add an authenticator app',
+      factorId,
+      qr: await totpQrDataUrl(totpUri(secret, deps.issuerName, account.email)),
+      manualKey: formatManualKey(secret),
+      error,
+    });
+  };
+
+  router.get('/account/totp/new', async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account/totp/new');
+    const { level, fresh } = await freshness(user.account.id, user.events, totpLevel ?? false);
+    if (!fresh) return signIn(ctx, '/account/totp/new', level?.acr, user.events);
+    await showTotpEnrollment(ctx, user.account);
+  });
+
+  router.post('/account/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account/totp/new');
+    const accountId = user.account.id;
+    // re-checked here, not only when the page was shown (SPEC §4)
+    const { level, fresh } = await freshness(accountId, user.events, totpLevel ?? false);
+    if (!fresh) return signIn(ctx, '/account/totp/new', level?.acr, user.events);
+    const body = ctx.request.body as Record<string, unknown>;
+    const factorId = typeof body.factorId === 'string' && /^[0-9a-f-]{36}$/i.test(body.factorId) ? body.factorId : undefined;
+    const code = typeof body.code === 'string' ? body.code.replace(/\s/g, '').slice(0, 16) : '';
+    const stored = factorId ? await deps.factors.totpSecret(factorId, accountId) : undefined;
+    if (!factorId || !stored || stored.status !== 'pending') {
+      return problem(ctx, 400, 'Setup expired', 'This setup was replaced or finished. Start again from your account page.');
+    }
+    // the same limits as a TOTP code at sign-in: a code is guessable (SPEC §3)
+    const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
+    const what = { type: 'factor.enroll', subject: accountId, clientId: ACCOUNT_CLIENT_ID };
+    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
+    if (lockedFor !== undefined) {
+      ctx.status = 429;
+      ctx.set('Retry-After', String(lockedFor));
+      return showTotpEnrollment(ctx, user.account, lockedMessage(lockedFor), factorId);
+    }
+    const step = await matchTotpStep(stored.secret, code, deps.now(), stored.lastUsedStep);
+    if (step === undefined || !(await deps.factors.claimTotpStep(factorId, accountId, step))) {
+      await deps.attempts.failed(ctx, subjects, { ...what, reason: 'bad_code' });
+      ctx.status = 400;
+      return showTotpEnrollment(ctx, user.account, 'That code did not match. Enter the current code from the app.', factorId);
+    }
+    await deps.attempts.succeeded(subjects);
+    await deps.audit.record({ type: 'factor.enroll', outcome: 'success', subject: accountId, actor: accountId, details: { factorId, type: 'totp' } }, ctx);
+    await deps.notify(accountId, 'An authenticator app was added to your account.');
+    return issueFirstRecoveryCodesOrReturn(ctx, accountId);
+  });
+
+  /** The first second factor comes with recovery codes, shown once (SPEC §3); otherwise back to the list. */
+  const issueFirstRecoveryCodesOrReturn = async (ctx: Context, accountId: string) => {
+    if ((await deps.recoveryCodes.remaining(accountId)) === 0) {
       const codes = newRecoveryCodes();
-      await deps.recoveryCodes.replace(user.account.id, codes.map(hashRecoveryCode));
-      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { count: codes.length } }, ctx);
-      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account?notice=added', setupText: 'Your new sign-in method is ready.' });
+      await deps.recoveryCodes.replace(accountId, codes.map(hashRecoveryCode));
+      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, actor: accountId, details: { count: codes.length } }, ctx);
+      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'added' }, setupText: 'Your new sign-in method is ready.' });
     }
     ctx.status = 303;
     ctx.redirect('/account?notice=added');
+  };
+
+  // new recovery codes replace every old one (for a user who used or lost some): a change like any other
+  router.post('/account/recovery-codes', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account');
+    const accountId = user.account.id;
+    const { level, fresh } = await freshness(accountId, user.events, false);
+    if (!fresh) return signIn(ctx, '/account', level?.acr, user.events);
+    if ((await deps.factors.listForAccount(accountId)).length === 0) {
+      return problem(ctx, 400, 'No second factor', 'Recovery codes stand in for a second factor: add an authenticator app, a passkey or a security key first.');
+    }
+    const codes = newRecoveryCodes();
+    await deps.recoveryCodes.replace(accountId, codes.map(hashRecoveryCode));
+    await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', reason: 'regenerated', subject: accountId, actor: accountId, details: { count: codes.length } }, ctx);
+    await deps.notify(accountId, 'New recovery codes were made for your account; the old ones no longer work.');
+    page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'codes' }, setupText: 'Your old recovery codes no longer work.' });
   });
+
 
   const change = (action: 'rename' | 'remove') =>
     async (ctx: Context) => {
       const user = await signedIn(ctx);
       if (!user) return signIn(ctx, '/account');
       const { level, fresh } = await freshness(user.account.id, user.events, false);
-      if (!fresh) return signIn(ctx, '/account', level?.acr);
+      if (!fresh) return signIn(ctx, '/account', level?.acr, user.events);
       const factorId = String(ctx.params.id ?? '');
       // the factor must be this account's own: another user's id finds nothing
       const factor = /^[0-9a-f-]{36}$/i.test(factorId) ? (await deps.factors.listForAccount(user.account.id)).find((f) => f.id === factorId) : undefined;
@@ -301,7 +405,6 @@ export function createAccountRouter(deps: AccountDeps): Router {
       ctx.status = 303;
       ctx.redirect('/account?notice=removed');
     };
-  const csrfFailed = (ctx: Context) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.');
   router.post('/account/factors/:id/rename', form, requireCsrf(csrf, csrfFailed), change('rename'));
   router.post('/account/factors/:id/remove', form, requireCsrf(csrf, csrfFailed), change('remove'));
 

@@ -96,8 +96,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const d = state.decision;
     if (!d || d.outcome !== 'step_up') return undefined;
     if (d.reason === 'max_age_exceeded' || d.reason === 'fresh_login_requested') return 'This app asks you to confirm it is you again.';
-    if (d.missing[0]?.step === 'second_factor') return 'This app asks for a second factor.';
-    if (d.missing[0]?.step === 'phishing_resistant' || d.missing[0]?.step === 'device_bound') return 'This app asks for a security key or passkey.';
+    // worded after the target's step: a password session asked for phr needs a key, not "a second factor"
+    const target = d.missing[d.missing.length - 1]?.step;
+    if (target === 'phishing_resistant' || target === 'device_bound') return 'This app asks for a security key or passkey.';
+    if (target === 'second_factor') return 'This app asks for a second factor.';
     return undefined;
   };
 
@@ -140,10 +142,13 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
     // SPEC §2 rule 3: the user chooses among the enrolled factors that fit; phishing-resistant first.
     // For phr/phrh only WebAuthn fits, so only WebAuthn is offered (the policy's allowedFactors say so).
+    // A later step only WebAuthn can prove (phr, phrh) makes WebAuthn the only offer for the earlier ones
+    // too: one assertion proves them all, and a TOTP code first would only lead to the same key prompt.
+    const onlyWebAuthn = decision.missing.some((m) => m.allowedFactors.length === 1 && m.allowedFactors[0] === 'webauthn');
     const methods = {
       webauthn: step.allowedFactors.includes('webauthn'),
-      totp: step.allowedFactors.includes('totp'),
-      recovery_code: step.allowedFactors.includes('recovery_code'),
+      totp: !onlyWebAuthn && step.allowedFactors.includes('totp'),
+      recovery_code: !onlyWebAuthn && step.allowedFactors.includes('recovery_code'),
     };
     const wanted = String(extra.method ?? ctx.query.use ?? '');
     const method = (['webauthn', 'totp', 'recovery_code'] as const).find((m) => m === wanted && methods[m]) ?? (['webauthn', 'totp', 'recovery_code'] as const).find((m) => methods[m]);

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { hashRecoveryCode } from '../src/factors/recovery-codes/recovery-codes.js';
+import { totpCodeAt } from '../src/factors/totp/totp.js';
+import { Browser, type Page } from './support/browser.js';
+import { dropIsolation, newIsolation } from './support/env.js';
+import { createUser } from './support/rp.js';
+import { startServer, type RunningServer } from './support/server.js';
+
+/** `/account` (SPEC §5): adding an authenticator app and making new recovery codes, each after a fresh verification (SPEC §4). */
+const iso = newIsolation();
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startServer(iso);
+});
+afterAll(async () => {
+  await server?.close();
+  await dropIsolation(iso);
+});
+
+const now = () => Math.floor(Date.now() / 1000) + server.clock.offset;
+const hasForm = (page: Page, action: string) => new RegExp(`<form[^>]*action="[^"]*${action}"`).test(page.html);
+const codesOn = (page: Page) => [...page.html.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]!);
+
+async function signedInBrowser(email: string, password: string, path = '/account') {
+  const browser = new Browser(server.issuer);
+  const login = await browser.follow(path);
+  expect(hasForm(login, '/password')).toBe(true);
+  return { browser, page: await browser.submit(login, '/password', { email, password }) };
+}
+
+const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+
+describe('adding an authenticator app on /account', () => {
+  it('shows the QR code and key, refuses a wrong code (rate limited, audited), confirms with a right one and issues recovery codes', async () => {
+    const user = await createUser(server.app);
+    const { browser, page: start } = await signedInBrowser(user.email, user.password, '/account/totp/new');
+    expect(start.html).toContain('Add an authenticator app');
+    expect(start.html).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,/);
+    expect(start.html).toMatch(/autocomplete="one-time-code" inputmode="numeric"/);
+    const key = /<code id="manual-key">([^<]+)<\/code>/.exec(start.html)![1]!.replace(/\s/g, '');
+
+    const wrong = await browser.submit(start, '/account/totp', { code: '000000' === (await totpCodeAt(key, now())) ? '111111' : '000000' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.html).toContain('That code did not match');
+    expect(await server.app.stores.factors.listForAccount(user.id)).toHaveLength(0);
+    const failures = await server.app.stores.audit.list({ subject: user.id, type: 'factor.enroll' });
+    expect(failures[0]).toMatchObject({ outcome: 'failure', reason: 'bad_code' });
+
+    const done = await browser.submit(wrong, '/account/totp', { code: await totpCodeAt(key, now()) });
+    expect(done.html).toContain('Save your recovery codes');
+    expect(codesOn(done)).toHaveLength(10);
+    const factors = await server.app.stores.factors.listForAccount(user.id);
+    expect(factors).toEqual([expect.objectContaining({ type: 'totp', status: 'active' })]);
+    // the secret is sealed at rest
+    const row = await server.app.stores.db('factors').where({ id: factors[0]!.id }).first<{ secret_sealed: string }>();
+    expect(row.secret_sealed).not.toContain(key);
+
+    const account = await browser.submit(done, '/account');
+    expect(account.html).toContain('Your new sign-in method is ready.');
+    expect(account.html).toContain('Authenticator app');
+    expect(account.html).toContain('10 unused recovery codes');
+  });
+
+  it('a setup of another account cannot be confirmed with this session', async () => {
+    const victim = await createUser(server.app);
+    const pending = await server.app.stores.factors.createPendingTotp(victim.id, 'Authenticator app', TOTP_SECRET);
+    const user = await createUser(server.app);
+    const { browser, page } = await signedInBrowser(user.email, user.password, '/account/totp/new');
+    const res = await browser.submit(page, '/account/totp', { factorId: pending.id, code: await totpCodeAt(TOTP_SECRET, now()) });
+    expect(res.status).toBe(400);
+    expect((await server.app.stores.factors.listForAccount(victim.id, { includePending: true }))[0]!.status).toBe('pending');
+  });
+});
+
+describe('new recovery codes on /account', () => {
+  it('need a fresh second factor, replace every old code, and are audited', async () => {
+    const user = await createUser(server.app);
+    const { browser, page: start } = await signedInBrowser(user.email, user.password, '/account/totp/new');
+    const key = /<code id="manual-key">([^<]+)<\/code>/.exec(start.html)![1]!.replace(/\s/g, '');
+    const first = await browser.submit(start, '/account/totp', { code: await totpCodeAt(key, now()) });
+    const oldCodes = codesOn(first);
+    let page = await browser.submit(first, '/account');
+
+    // the account now reaches aal2, and this session verified only the password: a step-up first
+    server.clock.offset += 30; // the next TOTP time step (each is accepted once); kept for the rest of the test
+    try {
+      page = await browser.submit(page, '/account/recovery-codes');
+      expect(hasForm(page, '/totp')).toBe(true);
+      page = await browser.submit(page, '/totp', { code: await totpCodeAt(key, now()) });
+      // back on the account page (a POST is not replayed through a sign-in): ask again, now fresh
+      expect(page.html).toContain('Sign-in methods');
+      page = await browser.submit(page, '/account/recovery-codes');
+    } finally {
+      server.clock.offset -= 30;
+    }
+    const newCodes = codesOn(page);
+    expect(newCodes).toHaveLength(10);
+    expect(newCodes.some((c) => oldCodes.includes(c))).toBe(false);
+    expect(await server.app.stores.recoveryCodes.consume(user.id, hashRecoveryCode(oldCodes[0]!))).toBe(false);
+    expect(await server.app.stores.recoveryCodes.remaining(user.id)).toBe(10);
+    const audit = await server.app.stores.audit.list({ subject: user.id, type: 'recovery_codes.issued' });
+    expect(audit[0]).toMatchObject({ outcome: 'success', reason: 'regenerated' });
+  });
+});

@@ -1,0 +1,235 @@
+/// <reference lib="dom" />
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser as Chromium, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type * as oidc from 'openid-client';
+import { callbackUrl, launchChromium } from './support/chromium.js';
+import { dropIsolation, newIsolation } from './support/env.js';
+import { enrollTotp } from './support/factors.js';
+import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
+import { startServer, type RunningServer } from './support/server.js';
+
+/**
+ * Issue #4 in a real browser: Debian Chromium with the DevTools Protocol's virtual authenticator
+ * (WebAuthn.enable, WebAuthn.addVirtualAuthenticator), the project's own @simplewebauthn/browser
+ * bundle under the CSP, and openid-client as the relying party.
+ */
+const iso = newIsolation();
+let server: RunningServer;
+let chromium: Chromium;
+let config: oidc.Configuration;
+
+beforeAll(async () => {
+  server = await startServer(iso);
+  const rp = await createConfidentialClient(server.app);
+  config = await discover(server.issuer, rp.clientId, rp.clientSecret);
+  chromium = await launchChromium();
+});
+afterAll(async () => {
+  await chromium?.close();
+  await server?.close();
+  await dropIsolation(iso);
+});
+
+
+interface VirtualAuthenticator {
+  context: BrowserContext;
+  page: Page;
+  cdp: CDPSession;
+  authenticatorId: string;
+  violations: string[];
+}
+
+/** A page with a platform authenticator: resident keys, user verification, backup eligibility as given. */
+async function withAuthenticator(options: { backupEligible: boolean; userVerification?: boolean; transport?: 'internal' | 'usb' }): Promise<VirtualAuthenticator> {
+  const context = await chromium.newContext();
+  const page = await context.newPage();
+  // a step that does not happen fails with its own message well inside the test's timeout
+  page.setDefaultTimeout(10_000);
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const uv = options.userVerification ?? true;
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: options.transport ?? 'internal',
+      hasResidentKey: true,
+      hasUserVerification: uv,
+      isUserVerified: uv,
+      automaticPresenceSimulation: true,
+      defaultBackupEligibility: options.backupEligible,
+      defaultBackupState: options.backupEligible,
+    },
+  });
+  return { context, page, cdp, authenticatorId, violations };
+}
+
+/**
+ * Opens the login page and signs in with a passkey, no username typed. Chromium's virtual
+ * authenticator answers the page's autofill (conditional mediation) request by itself, as a user
+ * picking the passkey in the username field's autofill would; where it does not, the button does.
+ */
+async function passkeySignIn(page: Page, url: string) {
+  await page.goto(url);
+  await page.waitForTimeout(1500);
+  if (!page.url().startsWith(server.issuer)) return;
+  const button = page.getByRole('button', { name: 'Use a passkey' });
+  if (await button.isVisible().catch(() => false)) await button.click().catch(() => undefined);
+}
+
+/** Types the password on the sign-in page (the user picks nothing from autofill). */
+async function typePassword(page: Page, user: { email: string; password: string }) {
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** Opens "Add a passkey" on /account: sign in with the password and, for an account with TOTP, the code the step-up asks for. */
+async function openAddPasskey(page: Page, user: { email: string; password: string }, totp?: { code(): Promise<string> }) {
+  await page.goto(`${server.issuer}/account/keys/new?kind=passkey`);
+  await typePassword(page, user);
+  if (totp) {
+    await page.getByLabel('Code from your authenticator app').fill(await totp.code());
+    await page.getByRole('button', { name: 'Verify code' }).click();
+  }
+  await page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
+}
+
+/** Signs in on /account with the password and adds a passkey through the browser's WebAuthn API. */
+async function registerPasskey(v: VirtualAuthenticator, user: { email: string; password: string }, label: string) {
+  const { page } = v;
+  await openAddPasskey(page, user);
+  await page.getByLabel('Name (so you can recognise it later)').fill(label);
+  await page.getByRole('button', { name: 'Create the passkey' }).click();
+  await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+  await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  expect(await page.getByText(label, { exact: true }).count()).toBe(1);
+}
+
+describe('passkeys in Chromium (virtual authenticator)', () => {
+  it.each([
+    { backupEligible: false, acr: 'phrh', bound: 'hwk', shown: 'Device-bound' },
+    { backupEligible: true, acr: 'phr', bound: 'swk', shown: 'Synced (backed up)' },
+  ])('registers a passkey (BE=$backupEligible), signs out, and signs in with the passkey alone: acr=$acr', async ({ backupEligible, acr, bound, shown }) => {
+    const user = await createUser(server.app);
+    const v = await withAuthenticator({ backupEligible });
+    try {
+      await registerPasskey(v, user, 'My laptop');
+      expect(await v.page.getByText(shown).count()).toBe(1);
+      const stored = await server.app.stores.factors.listForAccount(user.id);
+      expect(stored[0]!.webauthn).toMatchObject({ backupEligible, userVerifying: true });
+
+      // sign out: the session is gone, the authenticator (and its resident key) stays
+      await v.context.clearCookies();
+      const started = await startAuthorization(config);
+      const cb = await callbackUrl(v.page, () => passkeySignIn(v.page, started.url.toString()));
+      const claims = (await finish(config, started, cb)).claims()!;
+      expect(claims.sub).toBe(user.id);
+      expect(claims.acr).toBe(acr);
+      expect([...(claims.amr as string[])].sort()).toEqual([bound, 'mfa', 'user'].sort());
+      expect(v.violations).toEqual([]);
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it('adding a passkey to an account with TOTP asks for a fresh aal2 first (SPEC §4)', async () => {
+    const user = await createUser(server.app);
+    const totp = await enrollTotp(server.app, user.id);
+    const v = await withAuthenticator({ backupEligible: false });
+    try {
+      // a fresh password alone does not allow adding a factor to an account that reaches aal2: the code too
+      await openAddPasskey(v.page, user, totp);
+      await v.page.getByRole('button', { name: 'Create the passkey' }).click();
+      await v.page.getByRole('heading', { name: /Save your recovery codes|Your account/ }).waitFor();
+      const factors = await server.app.stores.factors.listForAccount(user.id);
+      expect(factors.map((f) => f.type).sort()).toEqual(['totp', 'webauthn']);
+      expect(v.violations).toEqual([]);
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it('a passkey added on /account lifts a password session to phr with the WebAuthn prompt only', async () => {
+    const user = await createUser(server.app);
+    const v = await withAuthenticator({ backupEligible: true });
+    try {
+      await registerPasskey(v, user, 'Phone');
+      await v.context.clearCookies();
+      // the user types the password instead of picking the passkey from autofill: no touch for now
+      await v.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: v.authenticatorId, enabled: false });
+      const first = await startAuthorization(config);
+      await v.page.goto(first.url.toString());
+      const cb1 = await callbackUrl(v.page, () => typePassword(v.page, user));
+      expect((await finish(config, first, cb1)).claims()!.acr).toBe('aal1');
+
+      await v.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: v.authenticatorId, enabled: true });
+      const second = await startAuthorization(config, { acr_values: 'phr' });
+      await v.page.unroute(`${RP_REDIRECT}**`);
+      await v.page.goto(second.url.toString());
+      await v.page.getByRole('heading', { name: 'Use your passkey' }).waitFor();
+      expect(await v.page.getByLabel('Password').count()).toBe(0);
+      expect(await v.page.getByLabel('Code from your authenticator app').count()).toBe(0);
+      expect(await v.page.getByRole('button', { name: /recovery code/ }).count()).toBe(0);
+      const cb2 = await callbackUrl(v.page, () => v.page.getByRole('button', { name: 'Use your passkey' }).click());
+      const claims = (await finish(config, second, cb2)).claims()!;
+      expect(claims.acr).toBe('phr');
+      // the user-verified passkey supports every level by itself (SPEC §1), so amr describes it alone
+      expect([...(claims.amr as string[])].sort()).toEqual(['mfa', 'swk', 'user']);
+      expect(v.violations).toEqual([]);
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it('says so in words when the ceremony fails or the browser has no WebAuthn, and keeps the other ways open', async () => {
+    const user = await createUser(server.app);
+    const totp = await enrollTotp(server.app, user.id);
+    // an authenticator that cannot verify the user: Chromium refuses the passkey ceremony (as on cancel)
+    const v = await withAuthenticator({ backupEligible: false, userVerification: false });
+    try {
+      await openAddPasskey(v.page, user, totp);
+      await v.page.getByRole('button', { name: 'Create the passkey' }).click();
+      await v.page.getByRole('alert').filter({ hasText: /cancelled|could not be used/ }).waitFor();
+      expect(await server.app.stores.factors.webAuthnCredentials(user.id)).toEqual([]);
+    } finally {
+      await v.context.close();
+    }
+
+    // a browser without WebAuthn: the page says so and the authenticator app is still offered
+    const context = await chromium.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.addInitScript(() => {
+      Object.defineProperty(window, 'PublicKeyCredential', { value: undefined });
+    });
+    try {
+      const other = await createUser(server.app);
+      await enrollTotp(server.app, other.id);
+      await server.app.stores.factors.createWebAuthn(other.id, {
+        label: 'Key',
+        credentialId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        publicKey: new Uint8Array([1]),
+        signCount: 0,
+        transports: ['usb'],
+        aaguid: '00000000-0000-0000-0000-000000000000',
+        backupEligible: false,
+        backupState: false,
+        userVerifying: false,
+        attested: false,
+      });
+      const first = await startAuthorization(config, { acr_values: 'aal2' });
+      await page.goto(first.url.toString());
+      await typePassword(page, other);
+      await page.getByRole('alert').filter({ hasText: 'This browser cannot use passkeys or security keys' }).waitFor();
+      await page.getByRole('button', { name: 'Use your authenticator app instead' }).click();
+      await page.getByLabel('Code from your authenticator app').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+});
