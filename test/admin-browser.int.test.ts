@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import * as oidc from 'openid-client';
 import { createAccountWithTotp } from './support/admin.js';
-import { launchChromium } from './support/chromium.js';
+import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
-import { createConfidentialClient, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
+import { createConfidentialClient, discover, finish, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
 /**
@@ -29,17 +29,6 @@ afterAll(async () => {
   await server?.close();
   await dropIsolation(iso);
 });
-
-async function callbackUrl(page: Page, action: () => Promise<unknown>): Promise<string> {
-  const seen = new Promise<string>((resolve) => {
-    void page.route(`${RP_REDIRECT}**`, (route) => {
-      resolve(route.request().url());
-      void route.fulfill({ status: 200, body: 'rp' });
-    });
-  });
-  await action();
-  return seen;
-}
 
 const serverNow = () => Math.floor(Date.now() / 1000) + server.clock.offset;
 
