@@ -27,6 +27,7 @@ import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
 import { accountClient, withBuiltInClients } from './account/internal-client.js';
 import { createAccountRouter } from './account/routes.js';
+import { createAccountSessions } from './store/redis/account-sessions.js';
 import { adminClient, createAdminRouters } from './admin/index.js';
 
 export type { Stores };
@@ -148,6 +149,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuerName: new URL(config.issuer).host,
     rp,
     notify,
+    sessions: createAccountSessions(stores.redis, prefix),
     now,
   });
 

@@ -392,6 +392,30 @@ describe('/account changes (SPEC §4, §5)', () => {
     expect((await server.app.stores.audit.list({ subject: user.id, type: 'factor.remove' }))[0]).toMatchObject({ outcome: 'success' });
   });
 
+  it('removing a factor ends the user’s other sessions and keeps this one (SPEC §4)', async () => {
+    const user = await createUser(server.app);
+    const keep = await storeCredential(user.id, { userVerified: true }, 'Keep');
+    await storeCredential(user.id, { userVerified: true }, 'Lost phone');
+    // another session of the same user, at the RP
+    const elsewhere = new Browser(server.issuer);
+    const { started, page: login } = await authorize(elsewhere);
+    await finish(config, started, (await postAssertion(elsewhere, login, keep.assert(optionsIn(login)))).url);
+    expect(await heldAcr(elsewhere)).toBe('phrh');
+
+    const browser = new Browser(server.issuer);
+    let page = await browser.follow('/account');
+    page = await postAssertion(browser, page, keep.assert(optionsIn(page)));
+    const lost = (await server.app.stores.factors.listForAccount(user.id)).find((f) => f.label === 'Lost phone')!;
+    page = await browser.submit(page, `/account/factors/${lost.id}/remove`, {});
+    expect(page.html).toContain('Removed.');
+
+    expect(await heldAcr(elsewhere)).toBeUndefined(); // prompt=none: login_required, the session is gone
+    const again = await browser.follow('/account');
+    expect(again.html).toContain('Sign-in methods'); // this session stays signed in
+    const audit = (await server.app.stores.audit.list({ subject: user.id, type: 'factor.remove' }))[0]!;
+    expect(audit.details).toMatchObject({ sessionsEnded: 1 });
+  });
+
   it('refuses a change without the CSRF token', async () => {
     const user = await createUser(server.app);
     await storeCredential(user.id, { userVerified: true }, 'Keep me');

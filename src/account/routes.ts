@@ -29,6 +29,7 @@ import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.rep
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
 import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
+import type { AccountSessions } from '../store/redis/account-sessions.js';
 import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
 
@@ -56,6 +57,8 @@ export interface AccountDeps {
   /** shown in authenticator apps next to the account (the issuer's host) */
   issuerName: string;
   rp: RelyingParty;
+  /** SPEC §4: removing a factor ends the account's other sessions */
+  sessions: AccountSessions;
   notify: (accountId: string, message: string) => Promise<void>;
   now: () => number;
 }
@@ -400,7 +403,12 @@ export function createAccountRouter(deps: AccountDeps): Router {
         return ctx.redirect('/account?notice=renamed');
       }
       await deps.factors.remove(factor.id, user.account.id);
-      await deps.audit.record({ type: 'factor.remove', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { factorId: factor.id, type: factor.type } }, ctx);
+      // SPEC §4: whoever may hold a session made with the removed factor loses it; this one stays
+      const revoked = await deps.sessions.revokeAccountSessions(user.account.id, { exceptSessionUid: user.sessionUid });
+      await deps.audit.record(
+        { type: 'factor.remove', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { factorId: factor.id, type: factor.type, sessionsEnded: revoked.sessions, grantsRevoked: revoked.grants } },
+        ctx,
+      );
       await deps.notify(user.account.id, `"${factor.label}" was removed from your account.`);
       ctx.status = 303;
       ctx.redirect('/account?notice=removed');
