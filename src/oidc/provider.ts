@@ -5,7 +5,7 @@ import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
-import { createClientAdapter } from './client-adapter.js';
+import { cacheClientLookups, createClientAdapter } from './client-adapter.js';
 import { createResourceIndicators } from './resources.js';
 import { describeProtocolError } from './errors.js';
 
@@ -48,7 +48,7 @@ export interface ProviderDeps {
 
 export function createProvider(deps: ProviderDeps): Provider {
   const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
-  const clientAdapter = createClientAdapter(deps.clients);
+  const clientAdapter = createClientAdapter(cacheClientLookups(deps.clients));
   const adapter = (name: string): Adapter => (name === 'Client' ? clientAdapter : redisAdapters(name));
 
   const configuration: Configuration = {
