@@ -89,6 +89,35 @@ function coreSuite(getRedis: () => Redis) {
     expect(await getRedis().exists(`${prefix}AuthorizationCode:${id}`)).toBe(0);
   });
 
+  it('findByUid reads the index and the record in one Redis command (issue #6), consumed included; a gone record or index reads as undefined', async () => {
+    const redis = getRedis();
+    let commands = 0;
+    // counts the commands the adapter sends (every ioredis command method goes through here)
+    const counting = new Proxy(redis, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          commands++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const sessions = createRedisAdapterFactory(counting, { prefix })('Session');
+    const uid = randomUUID();
+    const id = `s-${randomUUID()}`;
+    await sessions.upsert(id, p({ uid, accountId: 'a1' }), 600);
+    commands = 0;
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1' });
+    expect(commands).toBe(1);
+
+    await redis.hset(`${prefix}Session:${id}`, 'consumed', '123');
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1', consumed: 123 });
+    await redis.del(`${prefix}Session:${id}`);
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await sessions.findByUid(randomUUID())).toBeUndefined();
+  });
+
   it('consume on PushedAuthorizationRequest works (same HASH layout, no WRONGTYPE)', async () => {
     const par = adapters('PushedAuthorizationRequest');
     const id = randomUUID();

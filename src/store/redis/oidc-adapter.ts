@@ -134,6 +134,18 @@ redis.call('DEL', KEYS[1])
 return #members
 `;
 
+/*
+ * Index, then the record it names, in one round trip (issue #6): every interaction page and every
+ * session-bound token (userinfo, introspection, refresh) resolves the session by uid. The type check
+ * as in DESTROY: a missing key is not false in ioredis-mock. KEYS[1] index; ARGV[1] the record keys'
+ * prefix. Returns the record's HGETALL as a flat list (empty when either is gone).
+ */
+const FIND_BY_INDEX = `
+local id = redis.call('GET', KEYS[1])
+if type(id) ~= 'string' or id == '' then return {} end
+return redis.call('HGETALL', ARGV[1] .. id)
+`;
+
 export interface RedisAdapterOptions {
   /** prepended to every key, e.g. `stepup:oidc:` */
   prefix: string;
@@ -152,17 +164,22 @@ export function createRedisAdapterFactory(
     const key = (id: string) => `${prefix}${model}:${id}`;
     const grantable = GRANTABLE.has(model);
 
-    async function find(id: string): Promise<AdapterPayload | undefined> {
-      const data = await redis.hgetall(key(id));
+    function toPayload(data: Record<string, string>): AdapterPayload | undefined {
       if (!data.payload) return undefined; // a missing hash reads back as {}
       const payload = JSON.parse(data.payload) as AdapterPayload;
       if (data.consumed) payload.consumed = Number(data.consumed);
       return payload;
     }
 
+    async function find(id: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await redis.hgetall(key(id)));
+    }
+
     async function findByIndex(indexKey: string): Promise<AdapterPayload | undefined> {
-      const id = await redis.get(indexKey);
-      return id ? find(id) : undefined;
+      const flat = (await redis.eval(FIND_BY_INDEX, 1, indexKey, key(''))) as string[];
+      const data: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) data[flat[i]!] = flat[i + 1]!;
+      return toPayload(data);
     }
 
     return {
