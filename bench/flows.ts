@@ -65,16 +65,24 @@ export const forCount = (n: number) => (started: number) => started >= n;
 
 const currentStep = () => Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS);
 
-/** The next user whose TOTP credential has not been used in the current time step. */
-export function takeUser(pool: BenchUser[]): BenchUser {
-  const step = currentStep();
-  const user = pool.find((u) => u.lastStep < step);
-  if (!user) throw new Error('no user left whose TOTP code is unused in this time step (raise the pool size)');
-  user.lastStep = step;
-  // move it to the end so the pool is used round-robin
-  pool.splice(pool.indexOf(user), 1);
-  pool.push(user);
-  return user;
+/**
+ * The next user whose TOTP credential has not been used in the current time step. When every user
+ * has, the worker waits for the next step (the pool is too small for the rate: it shows as a lower
+ * rate, not as errors). `singleUse: false` (the bare provider checks no code) takes users round-robin.
+ */
+export async function takeUser(pool: BenchUser[], opts: { singleUse?: boolean } = {}): Promise<BenchUser> {
+  for (;;) {
+    const step = currentStep();
+    const user = opts.singleUse === false ? pool[0] : pool.find((u) => u.lastStep < step);
+    if (user) {
+      user.lastStep = step;
+      // to the end of the pool: users are taken round-robin
+      pool.splice(pool.indexOf(user), 1);
+      pool.push(user);
+      return user;
+    }
+    await new Promise((r) => setTimeout(r, (step + 1) * TOTP_PERIOD_SECONDS * 1000 - Date.now() + 50));
+  }
 }
 
 export interface Target {
