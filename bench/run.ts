@@ -28,6 +28,7 @@ import { openStores, type Stores } from '../src/store/stores.js';
 import { createIsolationSchema, dropIsolation, newIsolation, testEnv, TEST_DATABASE_URL, TEST_REDIS_URL } from '../test/support/env.js';
 import { freePort, ROOT } from '../test/support/process.js';
 import { discover, RP_REDIRECT } from '../test/support/rp.js';
+import type { Browser } from '../test/support/browser.js';
 import { cannon, closedLoop, forCount, forDuration, fullLogin, passwordSession, stepUp, takeUser, type BenchUser, type Stat, type Target, type Tokens } from './flows.js';
 import { cpuSeconds, memoryMiB, startChild, type ServerChild } from './proc.js';
 import { renderMarkdown, type Results, type ServerResults } from './report.js';
@@ -122,6 +123,20 @@ async function redisMemory(prefix: string): Promise<{ byKind: Record<string, { k
   return { byKind, sessions: byKind.Session?.keys ?? 0 };
 }
 
+async function redisPerSession(prefix: string): Promise<NonNullable<ServerResults['redis']>> {
+  const mem = await redisMemory(prefix);
+  const sessionBytes = ['Session', 'sessionUid', 'session-events'].reduce((a, k) => a + (mem.byKind[k]?.bytes ?? 0), 0);
+  const allBytes = Object.values(mem.byKind).reduce((a, k) => a + k.bytes, 0);
+  const redis = {
+    activeSessions: mem.sessions,
+    bytesPerSession: mem.sessions ? sessionBytes / mem.sessions : NaN,
+    allBytesPerSession: mem.sessions ? allBytes / mem.sessions : NaN,
+    byKind: mem.byKind,
+  };
+  log(`stepup: Redis ${redis.bytesPerSession.toFixed(0)} B per active session (session records), ${redis.allBytesPerSession.toFixed(0)} B with its grant and tokens`);
+  return redis;
+}
+
 interface RunOptions {
   name: 'stepup' | 'bare';
   start: () => Promise<{ server: ServerChild; issuer: string }>;
@@ -130,132 +145,174 @@ interface RunOptions {
   redisPrefix?: string;
 }
 
-async function benchServer(o: RunOptions): Promise<ServerResults> {
+/** One server under test and what its scenarios leave for the next ones. */
+interface Live {
+  o: RunOptions;
+  server: ServerChild;
+  origin: string;
+  target: Target;
+  idle: { rss: number; peak: number };
+  scenarios: ServerResults['scenarios'];
+  sessions: { browser: Browser; user: BenchUser }[];
+  tokens: Tokens[];
+  loginPool: BenchUser[];
+}
+
+async function startLive(o: RunOptions): Promise<Live> {
   log(`${o.name}: starting`);
   const { server, issuer } = await o.start();
-  const { pid } = server;
   const origin = issuer.replace('localhost', '127.0.0.1');
-  const scenarios: ServerResults['scenarios'] = {};
-  const measure = async (name: string, run: () => Promise<Stat>) => {
-    const cpu0 = cpuSeconds(pid);
-    const stat = await run();
-    const cpu = cpuSeconds(pid) - cpu0;
-    scenarios[name] = { ...stat, rate: stat.count / stat.seconds, serverCpuSeconds: cpu, perCpuSecond: cpu > 0 ? stat.count / cpu : NaN };
-    log(`${o.name}: ${name}: ${stat.count} ok, ${stat.errors} errors, ${(stat.count / stat.seconds).toFixed(1)}/s, ${(stat.count / cpu).toFixed(1)} per server CPU-s, p50 ${stat.p50} ms, p99 ${stat.p99} ms${stat.firstError ? ` (first error: ${stat.firstError})` : ''}`);
-  };
-  try {
-    const rpConfig = await discover(issuer, o.fixture.rp.clientId, o.fixture.rp.clientSecret);
-    const target: Target = { issuer, config: rpConfig };
-    // warm-up: a few discovery and JWKS calls, then the idle footprint
-    for (let i = 0; i < 20; i++) await Promise.all([fetch(`${origin}/.well-known/openid-configuration`), fetch(`${origin}/jwks`)]);
-    await new Promise((r) => setTimeout(r, 1000));
-    const idle = memoryMiB(pid);
-    log(`${o.name}: idle RSS ${idle.rss.toFixed(1)} MiB`);
+  const target: Target = { issuer, config: await discover(issuer, o.fixture.rp.clientId, o.fixture.rp.clientSecret) };
+  // warm-up: a few discovery and JWKS calls, then the idle footprint
+  for (let i = 0; i < 20; i++) await Promise.all([fetch(`${origin}/.well-known/openid-configuration`), fetch(`${origin}/jwks`)]);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = memoryMiB(server.pid);
+  log(`${o.name}: idle RSS ${idle.rss.toFixed(1)} MiB`);
+  return { o, server, origin, target, idle, scenarios: {}, sessions: [], tokens: [], loginPool: o.fixture.loginUsers.map((u) => ({ ...u })) };
+}
 
-    // step-up only: first N aal1 sessions (password sign-ins, measured too), then each steps up to aal2
-    const sessions: { browser: Awaited<ReturnType<typeof passwordSession>>['browser']; user: BenchUser }[] = [];
-    const stepUpQueue = [...o.fixture.stepUpUsers];
-    await measure('password_login', () =>
-      closedLoop(FLOW_CONCURRENCY, forCount(stepUpQueue.length), async () => {
-        const user = stepUpQueue.shift()!;
-        sessions.push({ browser: (await passwordSession(target, user)).browser, user });
+async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise<void> {
+  const cpu0 = cpuSeconds(l.server.pid);
+  const stat = await run();
+  const cpu = cpuSeconds(l.server.pid) - cpu0;
+  l.scenarios[name] = { ...stat, rate: stat.count / stat.seconds, serverCpuSeconds: cpu, perCpuSecond: cpu > 0 ? stat.count / cpu : NaN };
+  log(
+    `${l.o.name}: ${name}: ${stat.count} ok, ${stat.errors} errors, ${(stat.count / stat.seconds).toFixed(1)}/s, ${(stat.count / cpu).toFixed(1)} per server CPU-s, p50 ${stat.p50} ms, p99 ${stat.p99} ms${stat.firstError ? ` (first error: ${stat.firstError})` : ''}`,
+  );
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/**
+ * The measurements, in order. Each runs on stepup and right after on the bare provider, so both see
+ * the same machine (others' load on a shared machine changes within minutes).
+ */
+const SCENARIO_RUNS: { name: string; run: (l: Live) => Promise<Stat> }[] = [
+  // step-up only: first N aal1 sessions (password sign-ins, measured too), then each steps up to aal2
+  {
+    name: 'password_login',
+    run: (l) => {
+      const queue = [...l.o.fixture.stepUpUsers];
+      return closedLoop(FLOW_CONCURRENCY, forCount(queue.length), async () => {
+        const user = queue.shift()!;
+        l.sessions.push({ browser: (await passwordSession(l.target, user)).browser, user });
+      });
+    },
+  },
+  {
+    name: 'step_up',
+    run: (l) =>
+      closedLoop(FLOW_CONCURRENCY, forCount(l.sessions.length), async () => {
+        const s = l.sessions.shift()!;
+        l.tokens.push(await stepUp(l.target, s.browser, { ...s.user }));
       }),
-    );
-    const tokens: Tokens[] = [];
-    await measure('step_up', () =>
-      closedLoop(FLOW_CONCURRENCY, forCount(sessions.length), async () => {
-        const s = sessions.shift()!;
-        tokens.push(await stepUp(target, s.browser, s.user));
+  },
+  // stateless endpoints: they also give Postgres time to publish the step-up's statistics
+  { name: 'discovery', run: (l) => cannon(l.origin, { path: '/.well-known/openid-configuration' }, CONNECTIONS, SECONDS) },
+  { name: 'jwks', run: (l) => cannon(l.origin, { path: '/jwks' }, CONNECTIONS, SECONDS) },
+  {
+    name: 'full_login',
+    run: (l) =>
+      closedLoop(FLOW_CONCURRENCY, forDuration(LOGIN_SECONDS * 1000), async () => {
+        l.tokens.push(await fullLogin(l.target, await takeUser(l.loginPool, { singleUse: l.o.name === 'stepup' })));
       }),
-    );
-
-    // stateless endpoints first: they also give Postgres time to publish the step-up's statistics
-    const settleFrom = Date.now();
-    await measure('discovery', () => cannon(origin, { path: '/.well-known/openid-configuration' }, CONNECTIONS, SECONDS));
-    await measure('jwks', () => cannon(origin, { path: '/jwks' }, CONNECTIONS, SECONDS));
-    const settle = async (since: number) => {
-      const wait = PG_STATS_SETTLE_MS - (Date.now() - since);
-      if (wait > 0 && o.schema) await new Promise((r) => setTimeout(r, wait));
-    };
-    await settle(settleFrom);
-    const pgBefore = o.schema ? await pgWrites(o.schema) : {};
-
-    const pool = o.fixture.loginUsers.map((u) => ({ ...u }));
-    await measure('full_login', () => closedLoop(FLOW_CONCURRENCY, forDuration(LOGIN_SECONDS * 1000), async () => void tokens.push(await fullLogin(target, await takeUser(pool, { singleUse: o.name === 'stepup' })))));
-    const logins = scenarios.full_login!.count;
-    const loginEnded = Date.now();
-
-    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const rpAuth = basic(o.fixture.rp.clientId, o.fixture.rp.clientSecret);
-    // the newest tokens: the bare provider's in-memory adapter is an LRU of 1000 entries that evicts old ones
-    const accessToken = tokens[tokens.length - 1]!.access_token;
-    await measure('userinfo', () => cannon(origin, { path: '/me', headers: { authorization: `Bearer ${accessToken}` } }, CONNECTIONS, SECONDS));
-    await measure('introspection', () =>
-      cannon(origin, { path: '/token/introspection', method: 'POST', headers: { ...form, authorization: rpAuth }, body: `token=${accessToken}` }, CONNECTIONS, SECONDS),
-    );
-    await measure('client_credentials', () =>
+  },
+  {
+    name: 'userinfo',
+    // the newest token: the bare provider's in-memory adapter is an LRU of 1000 entries that evicts old ones
+    run: (l) => cannon(l.origin, { path: '/me', headers: { authorization: `Bearer ${l.tokens.at(-1)!.access_token}` } }, CONNECTIONS, SECONDS),
+  },
+  {
+    name: 'introspection',
+    run: (l) =>
       cannon(
-        origin,
+        l.origin,
+        { path: '/token/introspection', method: 'POST', headers: { ...FORM, authorization: basic(l.o.fixture.rp.clientId, l.o.fixture.rp.clientSecret) }, body: `token=${l.tokens.at(-1)!.access_token}` },
+        CONNECTIONS,
+        SECONDS,
+      ),
+  },
+  {
+    name: 'client_credentials',
+    run: (l) =>
+      cannon(
+        l.origin,
         {
           path: '/token',
           method: 'POST',
-          headers: { ...form, authorization: basic(o.fixture.service.clientId, o.fixture.service.clientSecret) },
+          headers: { ...FORM, authorization: basic(l.o.fixture.service.clientId, l.o.fixture.service.clientSecret) },
           body: new URLSearchParams({ grant_type: 'client_credentials', scope: BENCH_API_SCOPE, resource: BENCH_API_RESOURCE }).toString(),
         },
         CONNECTIONS,
         SECONDS,
       ),
-    );
-    // refresh with rotation: every refresh token is used once, and its successor goes back in the queue
-    // (autocannon resets a connection's context after each request of a one-request list, so the queue is shared)
-    const refreshTokens = tokens.slice(-2 * CONNECTIONS).map((t) => t.refresh_token!).filter(Boolean);
-    await measure('refresh', () =>
-      cannon(
-        origin,
+  },
+  {
+    name: 'refresh',
+    // rotation: every refresh token is used once and its successor goes back in the queue (autocannon
+    // resets a connection's context after each request of a one-request list, so the queue is shared)
+    run: (l) => {
+      const queue = l.tokens.slice(-2 * CONNECTIONS).map((t) => t.refresh_token!).filter(Boolean);
+      return cannon(
+        l.origin,
         {
           path: '/token',
           method: 'POST',
-          headers: { ...form, authorization: rpAuth },
-          setup: () => `grant_type=refresh_token&refresh_token=${refreshTokens.shift()}`,
+          headers: { ...FORM, authorization: basic(l.o.fixture.rp.clientId, l.o.fixture.rp.clientSecret) },
+          setup: () => `grant_type=refresh_token&refresh_token=${queue.shift()}`,
           onResponse: (status, body) => {
-            if (status === 200) refreshTokens.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
+            if (status === 200) queue.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
           },
         },
         CONNECTIONS,
         SECONDS,
-      ),
-    );
-
-    let postgresRowsPerLogin: ServerResults['postgresRowsPerLogin'];
-    if (o.schema) {
-      await settle(loginEnded);
-      const after = await pgWrites(o.schema);
-      const perTable = Object.fromEntries(
-        Object.keys(after)
-          .map((t) => [t, (after[t]! - (pgBefore[t] ?? 0)) / Math.max(1, logins)] as const)
-          .filter(([, n]) => n > 0),
       );
-      postgresRowsPerLogin = { total: Object.values(perTable).reduce((a, b) => a + b, 0), perTable };
-      log(`${o.name}: Postgres rows written per login: ${postgresRowsPerLogin.total.toFixed(2)} ${JSON.stringify(perTable)}`);
-    }
+    },
+  },
+];
+
+async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup: ServerResults; bare: ServerResults }> {
+  const live: Live[] = [];
+  try {
+    live.push(await startLive(stepup), await startLive(bare));
+    const [s] = live as [Live, Live];
+    const schema = stepup.schema!;
+    let pgBefore: Record<string, number> = {};
+    let lastWrite = Date.now();
     let redis: ServerResults['redis'];
-    if (o.redisPrefix) {
-      const mem = await redisMemory(o.redisPrefix);
-      const sessionBytes = ['Session', 'sessionUid', 'session-events'].reduce((a, k) => a + (mem.byKind[k]?.bytes ?? 0), 0);
-      const allBytes = Object.values(mem.byKind).reduce((a, k) => a + k.bytes, 0);
-      redis = {
-        activeSessions: mem.sessions,
-        bytesPerSession: mem.sessions ? sessionBytes / mem.sessions : NaN,
-        allBytesPerSession: mem.sessions ? allBytes / mem.sessions : NaN,
-        byKind: mem.byKind,
-      };
-      log(`${o.name}: Redis ${redis.bytesPerSession.toFixed(0)} B per active session (session records), ${redis.allBytesPerSession.toFixed(0)} B with its grant and tokens`);
+    const settle = async () => {
+      const wait = PG_STATS_SETTLE_MS - (Date.now() - lastWrite);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    };
+    for (const scenario of SCENARIO_RUNS) {
+      if (scenario.name === 'full_login') {
+        await settle();
+        pgBefore = await pgWrites(schema);
+      }
+      if (scenario.name === 'userinfo') lastWrite = Date.now();
+      for (const l of live) await measure(l, scenario.name, () => scenario.run(l));
+      if (scenario.name === 'step_up') lastWrite = Date.now();
+      // every user signed in so far holds a session and one token set: measured before the token endpoints add more
+      if (scenario.name === 'full_login') redis = await redisPerSession(stepup.redisPrefix!);
     }
-    const end = memoryMiB(pid);
-    return { idleRssMiB: idle.rss, peakRssMiB: end.peak, scenarios, postgresRowsPerLogin, redis };
+
+    // Postgres rows written per login: the full-login phase is the only one writing between the two reads
+    await settle();
+    const after = await pgWrites(schema);
+    const logins = s.scenarios.full_login!.count;
+    const perTable = Object.fromEntries(
+      Object.keys(after)
+        .map((t) => [t, (after[t]! - (pgBefore[t] ?? 0)) / Math.max(1, logins)] as const)
+        .filter(([, n]) => n > 0),
+    );
+    const postgresRowsPerLogin = { total: Object.values(perTable).reduce((a, b) => a + b, 0), perTable };
+    log(`stepup: Postgres rows written per login: ${postgresRowsPerLogin.total.toFixed(2)} ${JSON.stringify(perTable)}`);
+
+    const results = (l: Live): ServerResults => ({ idleRssMiB: l.idle.rss, peakRssMiB: memoryMiB(l.server.pid).peak, scenarios: l.scenarios });
+    return { stepup: { ...results(s), postgresRowsPerLogin, redis }, bare: results(live[1]!) };
   } finally {
-    await server.stop();
+    for (const l of live) await l.server.stop();
   }
 }
 
@@ -287,7 +344,7 @@ async function main() {
       await stores.close();
     }
 
-    const stepupResults = await benchServer({
+    const stepupOptions: RunOptions = {
       name: 'stepup',
       fixture,
       schema: iso.schema,
@@ -302,7 +359,7 @@ async function main() {
         });
         return { server, issuer: issuerFor(stepupPort) };
       },
-    });
+    };
 
     const barePort = await freePort();
     const bareConfig: BareServerConfig = {
@@ -330,7 +387,7 @@ async function main() {
     };
     const bareConfigFile = join(tmp, 'bare.json');
     writeFileSync(bareConfigFile, JSON.stringify(bareConfig), { mode: 0o600 });
-    const bareResults = await benchServer({
+    const bareOptions: RunOptions = {
       name: 'bare',
       fixture,
       start: async () => ({
@@ -340,7 +397,8 @@ async function main() {
         }),
         issuer: issuerFor(barePort),
       }),
-    });
+    };
+    const { stepup: stepupResults, bare: bareResults } = await benchBoth(stepupOptions, bareOptions);
 
     const results: Results = {
       date: new Date().toISOString(),
