@@ -5,14 +5,15 @@
  * Every rate is also given per server CPU-second (from /proc), so a shared or busy machine still
  * gives comparable figures. Writes bench/results/latest.{json,md}.
  *
- *   npm run bench                    # default: about 4 minutes
- *   npm run bench -- --quick         # a smoke run: about 1.5 minutes
+ *   npm run bench                    # default: about 2.5 minutes
+ *   npm run bench -- --quick         # a smoke run: about 1 minute
  *   npm run bench -- --duration 5    # seconds per endpoint under autocannon
  *   npm run bench -- --profile       # also write a V8 CPU profile of stepup (--cpu-prof) to bench/results/profiles/
+ *   npm run bench -- --update-readme # also put the table into README.md (between the bench markers)
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +40,7 @@ const args = parseArgs({
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     profile: { type: 'boolean', default: false },
-    only: { type: 'string' },
+    'update-readme': { type: 'boolean', default: false },
   },
 }).values;
 
@@ -419,6 +420,12 @@ async function main() {
     const md = renderMarkdown(results);
     writeFileSync(join(RESULTS, 'latest.md'), md);
     process.stdout.write('\n' + md);
+    if (args['update-readme']) {
+      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+      const updated = readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${md}<!-- bench:end -->`);
+      writeFileSync(join(ROOT, 'README.md'), updated);
+      log('README.md: benchmark table replaced');
+    }
     log(`done in ${results.wallSeconds}s: bench/results/latest.md and latest.json`);
   } finally {
     await dropIsolation(iso).catch((err: Error) => log(`cleanup failed: ${err.message}`));
