@@ -10,6 +10,8 @@ export interface ScenarioResult extends Stat {
 }
 
 export interface ServerResults {
+  /** the `alg` of the ID tokens this server issued in the run (both must sign alike) */
+  idTokenAlg?: string;
   idleRssMiB: number;
   peakRssMiB: number;
   scenarios: Record<string, ScenarioResult>;
@@ -20,6 +22,8 @@ export interface ServerResults {
 export interface Results {
   date: string;
   mode: string;
+  /** the commit measured (with `-dirty` when the work tree had changes) */
+  commit?: string;
   wallSeconds: number;
   machine: { cores: number; cpuModel: string; node: string; loadAverageAtEnd: number[] };
   settings: Record<string, number>;
@@ -54,12 +58,12 @@ const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 
 
 export function renderMarkdown(r: Results): string {
   const lines: string[] = [];
-  lines.push(`### Benchmark results (${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.mode} run)`);
+  lines.push(`### Benchmark results (${r.date.slice(0, 16).replace('T', ' ')} UTC, ${r.mode} run${r.commit ? `, commit ${r.commit}` : ''})`);
   lines.push('');
   lines.push(
     `Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, Node ${r.machine.node}; load average at the end ${r.machine.loadAverageAtEnd.join(' / ')}. ` +
       `Rates per wall-clock second depend on what else runs; **per server CPU-second** (the server process's own user + system time from /proc) is the comparable figure. ` +
-      `Flows: ${r.settings.flowConcurrency} concurrent browsers; single endpoints: autocannon, ${r.settings.connections} connections, ${r.settings.secondsPerEndpoint} s each. Latencies in ms, as seen by the client.`,
+      `ID tokens signed with ${r.stepup.idTokenAlg ?? '?'} (stepup) and ${r.bare.idTokenAlg ?? '?'} (bare). Flows: ${r.settings.flowConcurrency} concurrent browsers; single endpoints: autocannon, ${r.settings.connections} connections, ${r.settings.secondsPerEndpoint} s each. Latencies in ms, as seen by the client.`,
   );
   lines.push('');
   lines.push('| Measurement | stepup /s | stepup per CPU-s | p50 | p99 | bare /s | bare per CPU-s | p50 | p99 | stepup/bare (per CPU-s) | Target (issue #6) |');

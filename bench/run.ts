@@ -310,10 +310,24 @@ async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup
     const postgresRowsPerLogin = { total: Object.values(perTable).reduce((a, b) => a + b, 0), perTable };
     log(`stepup: Postgres rows written per login: ${postgresRowsPerLogin.total.toFixed(2)} ${JSON.stringify(perTable)}`);
 
-    const results = (l: Live): ServerResults => ({ idleRssMiB: l.idle.rss, peakRssMiB: memoryMiB(l.server.pid).peak, scenarios: l.scenarios });
+    const idTokenAlg = (l: Live) => {
+      const idToken = l.tokens.at(-1)?.id_token;
+      return idToken ? (JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString()) as { alg: string }).alg : undefined;
+    };
+    const results = (l: Live): ServerResults => ({ idTokenAlg: idTokenAlg(l), idleRssMiB: l.idle.rss, peakRssMiB: memoryMiB(l.server.pid).peak, scenarios: l.scenarios });
     return { stepup: { ...results(s), postgresRowsPerLogin, redis }, bare: results(live[1]!) };
   } finally {
     for (const l of live) await l.server.stop();
+  }
+}
+
+function gitCommit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bench', 'migrations', 'package.json', ':(exclude)bench/results'], { cwd: ROOT }).toString().trim();
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return undefined;
   }
 }
 
@@ -404,6 +418,7 @@ async function main() {
     const results: Results = {
       date: new Date().toISOString(),
       mode: QUICK ? 'quick' : 'default',
+      commit: gitCommit(),
       wallSeconds: Math.round((Date.now() - started) / 1000),
       machine: {
         cores: cpus().length,
