@@ -337,6 +337,7 @@ async function main() {
   const tmp = join(tmpdir(), `stepup-bench-${iso.schema}`);
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   const issuerFor = (port: number) => `http://localhost:${port}`;
+  let succeeded = false;
   log(`quick=${QUICK}, ${SECONDS}s per endpoint, ${LOGIN_SECONDS}s of full logins, ${STEP_UPS} step-ups, schema ${iso.schema}`);
   try {
     // both servers run compiled, with plain node, as the Dockerfile runs stepup (`npm run build`)
@@ -442,11 +443,13 @@ async function main() {
       log('README.md: benchmark table replaced');
     }
     log(`done in ${results.wallSeconds}s: bench/results/latest.md and latest.json`);
+    succeeded = true;
   } finally {
     await dropIsolation(iso).catch((err: Error) => log(`cleanup failed: ${err.message}`));
-    // the bare server's config holds private signing keys; the servers' logs stay for a look after a failure
+    // the bare server's config holds private signing keys; the servers' logs stay only after a failure
     rmSync(join(tmp, 'bare.json'), { force: true });
-    log(`server logs: ${tmp}`);
+    if (succeeded) rmSync(tmp, { recursive: true, force: true });
+    else log(`server logs: ${tmp}`);
   }
 }
 
