@@ -3,8 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import { ROOT } from './support/process.js';
 
 /**
- * Issue #6 (idle RSS): the embedded default's PGlite (about 40 MiB resident) and ioredis-mock (about
- * 15 MiB) are loaded only when DATABASE_URL / REDIS_URL are absent, never by a production server.
+ * Issue #6 (idle RSS): the embedded default's PGlite and ioredis-mock (about 19 MiB resident) are
+ * loaded only when DATABASE_URL / REDIS_URL are absent, never by a production server.
  */
 describe('production footprint', () => {
   it('loading the whole server and a Redis client with REDIS_URL loads neither PGlite nor ioredis-mock', async () => {

@@ -12,7 +12,7 @@ export interface EmbeddedPostgres {
 }
 
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
-  // loaded only here: PGlite costs about 40 MiB of resident memory, for nothing when DATABASE_URL is set (issue #6)
+  // loaded only here (issue #6): a server with DATABASE_URL never needs PGlite (a few MiB at import, more under tsx)
   const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
   const dir = join(dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });

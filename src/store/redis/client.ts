@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
  */
 export function createRedis(url: string | undefined): Redis {
   if (!url) {
-    // loaded only here (a CommonJS package, so synchronously): about 15 MiB of resident memory that a
+    // loaded only here (a CommonJS package, so synchronously): about 19 MiB of resident memory that a
     // server with REDIS_URL never needs (issue #6)
     const RedisMock = createRequire(import.meta.url)('ioredis-mock') as typeof Redis;
     return new RedisMock();
