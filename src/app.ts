@@ -29,6 +29,7 @@ import { accountClient, withBuiltInClients } from './account/internal-client.js'
 import { createAccountRouter } from './account/routes.js';
 import { createAccountSessions } from './store/redis/account-sessions.js';
 import { adminClient, createAdminRouters } from './admin/index.js';
+import { withClientCache } from './oidc/client-adapter.js';
 
 export type { Stores };
 
@@ -89,13 +90,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ];
   };
 
+  // client records are read on every token call: cached for a few seconds (issue #6), dropped on change
+  const clients = withClientCache(stores.clients);
   const provider = createProvider({
     issuer: config.issuer,
     redis: stores.redis,
     redisKeyPrefix: prefix,
     accounts: stores.accounts,
     // the account page's and the admin UI's own clients are built in (not stored): they cannot be edited or deleted
-    clients: withBuiltInClients(stores.clients, [accountClient(config.issuer), adminClient(config.issuer)]),
+    clients: withBuiltInClients(clients, [accountClient(config.issuer), adminClient(config.issuer)]),
     jwks,
     cookieKeys: config.cookieKeys,
     acrValues,
@@ -162,7 +165,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
-  const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
+  const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
   const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));

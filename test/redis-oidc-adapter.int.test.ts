@@ -33,6 +33,22 @@ const MODELS = [
 const p = (payload: Record<string, unknown>) => payload as AdapterPayload;
 const now = () => Math.floor(Date.now() / 1000);
 
+/** The names of the commands a client sends (every ioredis command method goes through the proxy). */
+function countingCommands(redis: Redis): { client: Redis; sent: string[] } {
+  const sent: string[] = [];
+  const client = new Proxy(redis, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        sent.push(String(name));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { client, sent };
+}
+
 /** Behaviour every store must have: run on real Redis and on ioredis-mock. */
 function coreSuite(getRedis: () => Redis) {
   const adapters = (model: string) => createRedisAdapterFactory(getRedis(), { prefix })(model);
@@ -87,6 +103,25 @@ function coreSuite(getRedis: () => Redis) {
     const id = randomUUID();
     await expect(adapters('AuthorizationCode').consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
     expect(await getRedis().exists(`${prefix}AuthorizationCode:${id}`)).toBe(0);
+  });
+
+  it('findByUid reads the index and the record in one Redis command (issue #6), consumed included; a gone record or index reads as undefined', async () => {
+    const redis = getRedis();
+    const { client, sent } = countingCommands(redis);
+    const sessions = createRedisAdapterFactory(client, { prefix })('Session');
+    const uid = randomUUID();
+    const id = `s-${randomUUID()}`;
+    await sessions.upsert(id, p({ uid, accountId: 'a1' }), 600);
+    await sessions.findByUid(randomUUID()); // Redis now knows the script (a first use may add one EVAL)
+    sent.length = 0;
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1' });
+    expect(sent).toEqual(['evalsha']);
+
+    await redis.hset(`${prefix}Session:${id}`, 'consumed', '123');
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1', consumed: 123 });
+    await redis.del(`${prefix}Session:${id}`);
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await sessions.findByUid(randomUUID())).toBeUndefined();
   });
 
   it('consume on PushedAuthorizationRequest works (same HASH layout, no WRONGTYPE)', async () => {
@@ -259,6 +294,20 @@ describe('Redis OIDC adapter on ioredis-mock (embedded default)', () => {
   afterAll(() => mock.disconnect());
 
   coreSuite(() => mock);
+
+  it('scripts go by SHA1; a Redis that does not know a script yet (fresh, restarted) gets it once by EVAL (issue #6)', async () => {
+    const fresh = new (RedisMock as unknown as typeof Redis)();
+    const { client, sent } = countingCommands(fresh);
+    const codes = createRedisAdapterFactory(client, { prefix: `${prefix}fresh:` })('AuthorizationCode');
+    await codes.upsert('c1', p({ grantId: 'g1' }), 60);
+    expect(sent).toEqual(['evalsha', 'eval']);
+    sent.length = 0;
+    await codes.upsert('c2', p({ grantId: 'g1' }), 60);
+    await codes.consume('c2');
+    expect(sent).toEqual(['evalsha', 'evalsha', 'eval']); // consume's script was new too
+    expect(await codes.find('c2')).toMatchObject({ grantId: 'g1', consumed: expect.any(Number) });
+    fresh.disconnect();
+  });
 
   it('session rotation and revokeByGrantId in the Lua scripts', async () => {
     const adapters = createRedisAdapterFactory(mock, { prefix });

@@ -21,6 +21,8 @@ export interface AdminDeps {
   jwks: { keys: object[] };
   stores: Pick<Stores, 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis'>;
   redisKeyPrefix: string;
+  /** the clients repository the provider reads through (cached): admin changes go through it so they drop cached records */
+  providerClients?: Stores['clients'];
   audit: Audit;
   views: Views;
   csrf: Csrf;
@@ -35,7 +37,7 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     accounts: deps.stores.accounts,
     factors: deps.stores.factors,
     recoveryCodes: deps.stores.recoveryCodes,
-    clients: deps.stores.clients,
+    clients: deps.providerClients ?? deps.stores.clients,
     audit: deps.audit,
     sessions: createAccountSessions(deps.stores.redis, deps.redisKeyPrefix),
     notify: deps.notify,
@@ -46,6 +48,7 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     issuer: deps.issuer,
     provider: deps.provider,
     jwks: deps.jwks,
+    // uncached on purpose: a deleted or de-scoped admin client loses access at once, on every instance
     clients: deps.stores.clients,
     admin,
     openapi: () => (document ??= openApiDocument(deps.issuer, apiRoutes(admin))),

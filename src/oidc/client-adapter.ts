@@ -33,7 +33,82 @@ export function toClientMetadata(c: ClientRecord): AdapterPayload {
   } as AdapterPayload;
 }
 
-export function createClientAdapter(clients: ClientsRepo): Adapter {
+/**
+ * Clients are read on every token, introspection and userinfo call; before this cache each read was a
+ * Postgres round trip plus an AES-GCM open of the secret (issue #6 profile). Clients change rarely, so
+ * a found record is reused for CLIENT_CACHE_SECONDS: a client changed or removed with the CLI takes
+ * effect on every instance within that time. Unknown ids are not cached (a client created a moment
+ * ago is found at once), concurrent misses share one query, and the cache holds at most
+ * CLIENT_CACHE_MAX_ENTRIES records (oldest dropped first), so random client_ids cannot grow it.
+ */
+export const CLIENT_CACHE_SECONDS = 5;
+export const CLIENT_CACHE_MAX_ENTRIES = 1000;
+
+export interface ClientLookup {
+  find(clientId: string): Promise<ClientRecord | undefined>;
+  /** drops a cached record at once (for changes made in this process) */
+  forget(clientId: string): void;
+}
+
+export function cacheClientLookups(
+  clients: Pick<ClientsRepo, 'find'>,
+  opts: { ttlSeconds?: number; maxEntries?: number; nowMs?: () => number } = {},
+): ClientLookup {
+  const ttlMs = (opts.ttlSeconds ?? CLIENT_CACHE_SECONDS) * 1000;
+  const maxEntries = opts.maxEntries ?? CLIENT_CACHE_MAX_ENTRIES;
+  const nowMs = opts.nowMs ?? Date.now;
+  const cache = new Map<string, { record: ClientRecord; expiresAt: number }>();
+  const inFlight = new Map<string, Promise<ClientRecord | undefined>>();
+  return {
+    async find(clientId) {
+      const hit = cache.get(clientId);
+      if (hit && hit.expiresAt > nowMs()) return hit.record;
+      const pending = inFlight.get(clientId);
+      if (pending) return pending;
+      const lookup = clients
+        .find(clientId)
+        .then((record) => {
+          cache.delete(clientId);
+          if (record) {
+            cache.set(clientId, { record, expiresAt: nowMs() + ttlMs });
+            // Map keeps insertion order: the first key is the oldest entry
+            if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+          }
+          return record;
+        })
+        .finally(() => inFlight.delete(clientId));
+      inFlight.set(clientId, lookup);
+      return lookup;
+    },
+    forget(clientId) {
+      cache.delete(clientId);
+    },
+  };
+}
+
+/**
+ * The clients repository with cached reads: a change made through it (admin UI or API) drops the cached
+ * record at once in this process; other instances see it within CLIENT_CACHE_SECONDS.
+ */
+export function withClientCache(clients: ClientsRepo, opts: Parameters<typeof cacheClientLookups>[1] = {}): ClientsRepo {
+  const lookup = cacheClientLookups(clients, opts);
+  const thenForget = async <T>(clientId: string, change: Promise<T>): Promise<T> => {
+    try {
+      return await change;
+    } finally {
+      lookup.forget(clientId);
+    }
+  };
+  return {
+    ...clients,
+    find: (clientId) => lookup.find(clientId),
+    update: (clientId, c) => thenForget(clientId, clients.update(clientId, c)),
+    setSecret: (clientId, secret) => thenForget(clientId, clients.setSecret(clientId, secret)),
+    remove: (clientId) => thenForget(clientId, clients.remove(clientId)),
+  };
+}
+
+export function createClientAdapter(clients: Pick<ClientsRepo, 'find'>): Adapter {
   const readOnly = async () => {
     throw new Error('clients are managed with the stepup CLI or admin API');
   };

@@ -48,6 +48,7 @@ export interface ProviderDeps {
 
 export function createProvider(deps: ProviderDeps): Provider {
   const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
+  // deps.clients comes cached (withClientCache in app.ts), so admin changes can drop their records at once
   const clientAdapter = createClientAdapter(deps.clients);
   const adapter = (name: string): Adapter => (name === 'Client' ? clientAdapter : redisAdapters(name));
 

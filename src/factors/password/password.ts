@@ -1,4 +1,6 @@
-import { hash, verify } from '@node-rs/argon2';
+import { availableParallelism } from 'node:os';
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { createConcurrencyLimit } from './concurrency-limit.js';
 
 /**
  * Password factor (SPEC §3): argon2id at OWASP's recommended minimum (m=19 MiB, t=2, p=1).
@@ -6,6 +8,18 @@ import { hash, verify } from '@node-rs/argon2';
  */
 // algorithm 2 = Argon2id (@node-rs/argon2 exports it as a const enum, which isolatedModules cannot inline)
 const ARGON2ID_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/**
+ * Issue #6: argon2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), the same pool that
+ * signs tokens (WebCrypto), reads files and resolves names. Unbounded, a flood of sign-ins fills the
+ * whole pool with 19 MiB hashes and every token response waits behind them. At most one hash per core,
+ * leaving at least one pool thread free; the rest queue in arrival order.
+ */
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+export const ARGON2_MAX_CONCURRENT = Math.max(1, Math.min(availableParallelism(), THREAD_POOL_SIZE - 1));
+export const argon2Limit = createConcurrencyLimit(ARGON2_MAX_CONCURRENT);
+const hash: typeof argon2Hash = (password, options) => argon2Limit.run(() => argon2Hash(password, options));
+const verify: typeof argon2Verify = (hashed, password, options) => argon2Limit.run(() => argon2Verify(hashed, password, options));
 
 export const MIN_PASSWORD_LENGTH = 8; // NIST SP 800-63B rev 4 §3.1.1.2: at least 8 when used with a second factor
 export const MAX_PASSWORD_LENGTH = 256; // bounds hashing work on hostile input

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
@@ -157,6 +158,43 @@ redis.call('DEL', KEYS[1])
 return #members
 `;
 
+/*
+ * Index, then the record it names, in one round trip (issue #6): every interaction page and every
+ * session-bound token (userinfo, introspection, refresh) resolves the session by uid. The type check
+ * as in DESTROY: a missing key is not false in ioredis-mock. KEYS[1] index; ARGV[1] the record keys'
+ * prefix. Returns the record's HGETALL as a flat list (empty when either is gone).
+ */
+const FIND_BY_INDEX = `
+local id = redis.call('GET', KEYS[1])
+if type(id) ~= 'string' or id == '' then return {} end
+return redis.call('HGETALL', ARGV[1] .. id)
+`;
+
+/*
+ * The scripts go by SHA1 (EVALSHA, and EVAL once when Redis does not know the script yet, e.g. after a
+ * restart): sent as text, UPSERT alone is 1.4 KB to encode and write on every save (issue #6 profile:
+ * Redis writes were the largest cost of a refresh). Explicit rather than ioredis defineCommand, which
+ * ioredis-mock (the embedded default) handles differently for a variable number of keys.
+ */
+type Script = { lua: string; sha: string };
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+const SCRIPTS = {
+  upsert: script(UPSERT),
+  consume: script(CONSUME),
+  destroy: script(DESTROY),
+  revoke: script(REVOKE),
+  findByIndex: script(FIND_BY_INDEX),
+};
+
+async function runScript(redis: Redis, { lua, sha }: Script, numberOfKeys: number, ...args: string[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(sha, numberOfKeys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+    return redis.eval(lua, numberOfKeys, ...args);
+  }
+}
+
 export interface RedisAdapterOptions {
   /** prepended to every key, e.g. `stepup:oidc:` */
   prefix: string;
@@ -171,22 +209,28 @@ export function createRedisAdapterFactory(
   const uidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
   const userCodeKey = (userCode: string) => `${prefix}userCode:${userCode}`;
   const accountKey = oidcKeys(prefix).account;
+  const script = (name: keyof typeof SCRIPTS, numberOfKeys: number, ...args: string[]) => runScript(redis, SCRIPTS[name], numberOfKeys, ...args);
 
   return (model: string): Adapter => {
     const key = (id: string) => `${prefix}${model}:${id}`;
     const grantable = GRANTABLE.has(model);
 
-    async function find(id: string): Promise<AdapterPayload | undefined> {
-      const data = await redis.hgetall(key(id));
+    function toPayload(data: Record<string, string>): AdapterPayload | undefined {
       if (!data.payload) return undefined; // a missing hash reads back as {}
       const payload = JSON.parse(data.payload) as AdapterPayload;
       if (data.consumed) payload.consumed = Number(data.consumed);
       return payload;
     }
 
+    async function find(id: string): Promise<AdapterPayload | undefined> {
+      return toPayload(await redis.hgetall(key(id)));
+    }
+
     async function findByIndex(indexKey: string): Promise<AdapterPayload | undefined> {
-      const id = await redis.get(indexKey);
-      return id ? find(id) : undefined;
+      const flat = (await script('findByIndex', 1, indexKey, key(''))) as string[];
+      const data: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) data[flat[i]!] = flat[i + 1]!;
+      return toPayload(data);
     }
 
     return {
@@ -203,8 +247,8 @@ export function createRedisAdapterFactory(
         if (uid) keys.push(uidKey(uid));
         if (userCode) keys.push(userCodeKey(userCode));
         if (accountId) keys.push(accountKey(accountId));
-        await redis.eval(
-          UPSERT,
+        await script(
+          'upsert',
           keys.length,
           ...keys,
           JSON.stringify(payload),
@@ -232,16 +276,16 @@ export function createRedisAdapterFactory(
       },
 
       async consume(id: string) {
-        const won = await redis.eval(CONSUME, 1, key(id), String(Math.floor(Date.now() / 1000)));
+        const won = await script('consume', 1, key(id), String(Math.floor(Date.now() / 1000)));
         if (won !== 1) throw new errors.InvalidGrant('grant request is invalid (already consumed or not found)');
       },
 
       async destroy(id: string) {
-        await redis.eval(DESTROY, 1, key(id), prefix, id);
+        await script('destroy', 1, key(id), prefix, id);
       },
 
       async revokeByGrantId(grantId: string) {
-        await redis.eval(REVOKE, 1, grantKey(grantId));
+        await script('revoke', 1, grantKey(grantId));
       },
     };
   };

@@ -1,0 +1,31 @@
+import { newIsolation, dropIsolation } from '../test/support/env.ts';
+import { startServer } from '../test/support/server.ts';
+import { createConfidentialClient, createUser, discover } from '../test/support/rp.ts';
+import { enrollTotp } from '../test/support/factors.ts';
+import { fullLogin, passwordSession, stepUp } from './flows.ts';
+import * as oidc from 'openid-client';
+const iso = newIsolation();
+const s = await startServer(iso);
+const queries: string[] = []; const cmds: string[] = [];
+s.app.stores.db.on('query', (q: { sql: string }) => queries.push(q.sql.slice(0, 110)));
+const redis = s.app.stores.redis as unknown as { sendCommand: (c: { name: string; args: unknown[] }) => unknown };
+const orig = redis.sendCommand.bind(redis);
+redis.sendCommand = (c) => { cmds.push(c.name === 'eval' ? 'eval:' + String(c.args[0]).trim().split('\n')[0]!.slice(0, 40) : c.name); return orig(c); };
+const show = (label: string) => { console.log(`\n== ${label}: ${queries.length} SQL, ${cmds.length} Redis`); const agg = (a: string[]) => Object.entries(a.reduce((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {} as Record<string, number>)).map(([k, n]) => `  ${n}x ${k}`).join('\n'); console.log(agg(queries)); console.log(agg(cmds)); queries.length = 0; cmds.length = 0; };
+try {
+  const rp = await createConfidentialClient(s.app);
+  const u = await createUser(s.app); const t = await enrollTotp(s.app, u.id);
+  const u2 = await createUser(s.app); const t2 = await enrollTotp(s.app, u2.id);
+  const config = await discover(s.issuer, rp.clientId, rp.clientSecret);
+  const target = { issuer: s.issuer, config };
+  queries.length = 0; cmds.length = 0;
+  const tokens = await fullLogin(target, { email: u.email, password: u.password, totpSecret: t.secret, lastStep: 0 });
+  show('full login');
+  const sess = await passwordSession(target, { email: u2.email, password: u2.password, totpSecret: t2.secret, lastStep: 0 });
+  queries.length = 0; cmds.length = 0;
+  await stepUp(target, sess.browser, { email: u2.email, password: u2.password, totpSecret: t2.secret, lastStep: 0 });
+  show('step-up');
+  const r = await oidc.refreshTokenGrant(config, tokens.refresh_token!); show('refresh');
+  await oidc.fetchUserInfo(config, r.access_token, oidc.skipSubjectCheck); show('userinfo');
+  await oidc.tokenIntrospection(config, r.access_token); show('introspection');
+} finally { await s.close(); await dropIsolation(iso); }
