@@ -7,7 +7,7 @@ import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
 import { createClientAdapter } from './client-adapter.js';
 import { createResourceIndicators } from './resources.js';
-import { describeProtocolError } from './errors.js';
+import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
 
 /**
  * oidc-provider configuration (SPEC §5): protocol features on, dev interactions off, PKCE S256 for
@@ -49,11 +49,24 @@ export interface ProviderDeps {
 export function createProvider(deps: ProviderDeps): Provider {
   const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
   const clientAdapter = createClientAdapter(deps.clients);
-  const adapter = (name: string): Adapter => (name === 'Client' ? clientAdapter : redisAdapters(name));
+  // issue #7: a store outage inside oidc-provider becomes temporarily_unavailable (503), never server_error
+  const adapters = new Map<string, Adapter>();
+  const adapter = (name: string): Adapter => {
+    let a = adapters.get(name);
+    if (!a) adapters.set(name, (a = failClosedAdapter(name === 'Client' ? clientAdapter : redisAdapters(name))));
+    return a;
+  };
+  const findAccount = createFindAccount(deps.accounts);
+  for (const prompt of deps.policy) {
+    for (const check of prompt.checks) {
+      const run = check.check.bind(check);
+      check.check = (ctx) => failClosed(async () => run(ctx));
+    }
+  }
 
   const configuration: Configuration = {
     adapter: adapter as unknown as Configuration['adapter'],
-    findAccount: createFindAccount(deps.accounts),
+    findAccount: (ctx, sub, token) => failClosed(async () => findAccount(ctx, sub, token)),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
@@ -167,6 +180,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     async renderError(ctx, out, error) {
       const { message, status } = describeProtocolError(out, error);
       ctx.status = status;
+      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'html';
       ctx.body = deps.views.render('error.njk', {
         title: 'Something went wrong',
@@ -182,5 +196,9 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  // redirected to the RP as error=temporarily_unavailable: tell it when to try again, too
+  provider.on('authorization.error', (ctx, err) => {
+    if (err instanceof StoreUnavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  });
   return provider;
 }
