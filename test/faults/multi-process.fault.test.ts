@@ -151,3 +151,38 @@ describe(`${PARALLEL} parallel redemptions across two processes`, () => {
     expect((await finish(config, started, callback.url)).claims()?.acr).toBe('aal2');
   });
 });
+
+describe('a Redis restart without persistence', () => {
+  it('signs everyone out, and nothing else is lost: factors, used TOTP steps and recovery codes are in Postgres', async () => {
+    const user = users[1]!; // its first recovery code was spent above
+    const signedIn = new Browser(issuer);
+    const { started: s1, page } = await (async () => {
+      const started = await startAuthorization(config, { acr_values: 'aal2' });
+      const login = await signedIn.follow(started.url.toString());
+      return { started, page: await signedIn.submit(login, '/password', { email: user.email, password: user.password }) };
+    })();
+    const step = Math.max(user.nextStep, Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS));
+    user.nextStep = step + 1;
+    const usedCode = await totpCodeAt(user.secret, step * TOTP_PERIOD_SECONDS);
+    const callback = await signedIn.submit(page, '/totp', { code: usedCode });
+    expect((await finish(config, s1, callback.url)).claims()?.acr).toBe('aal2');
+
+    await redis.stop();
+    await redis.start(); // persistence 'none': an empty Redis
+
+    // the session is gone: the RP's silent request needs a sign-in again (both processes reconnect by themselves)
+    const silent = await startAuthorization(config, { acr_values: 'aal2', prompt: 'none' });
+    const answer = await signedIn.follow(silent.url.toString());
+    expect(new URL(answer.url).searchParams.get('error')).toBe('login_required');
+
+    // signing in again works, with the same factors; the used TOTP step is still refused (Postgres)
+    const again = await atTotpPage(user);
+    expect((await post(1, again.browser, again.page, '/totp', { code: usedCode })).status).toBe(401);
+    const spent = await atTotpPage(user);
+    const recovery = await spent.browser.submit(spent.page, `/interaction/${/\/interaction\/([^/"]+)\/totp/.exec(spent.page.html)![1]}`, { use: 'recovery_code' });
+    expect((await post(0, spent.browser, recovery, '/recovery', { code: user.recoveryCodes[0]! })).status).toBe(401);
+    const fresh = await post(1, spent.browser, recovery, '/recovery', { code: user.recoveryCodes[1]! });
+    expect(fresh.status).toBe(200);
+    expect(fresh.html).toMatch(/8 recovery codes left/);
+  });
+});

@@ -46,14 +46,19 @@ async function status(path: string): Promise<number> {
 }
 
 /** Runs the load around one outage of `store`; returns every attempt and what the probes saw during the outage. */
-async function outageUnderLoad(store: { stop(): Promise<void>; start(): Promise<void> }) {
+async function outageUnderLoad(store: { stop(): Promise<void>; start(): Promise<void> }, session: Browser) {
   const load = steadyLoad(issuer, config, users, WORKERS);
   await sleep(WARM_UP_MS);
   const outageStart = Date.now();
   await store.stop();
   await sleep(1_500); // let the pools notice
-  const duringOutage = { readyz: await status('/readyz'), healthz: await status('/healthz') };
-  await sleep(OUTAGE_MS - 1_500);
+  const duringOutage = {
+    readyz: await status('/readyz'),
+    healthz: await status('/healthz'),
+    // a signed-in browser coming back: the outage must not read as "no session" (no cookie cleared)
+    session: await silentAal2(config, session),
+  };
+  await sleep(Math.max(0, OUTAGE_MS - (Date.now() - outageStart)));
   await store.start();
   const recoveredAt = Date.now();
   await sleep(AFTER_RECOVERY_MS);
@@ -78,7 +83,7 @@ function expectFailClosedAndRecovered({ attempts, outageStart, recoveredAt, duri
   // the process is still the same one, alive
   expect(server.child.exitCode).toBeNull();
   expect(server.child.signalCode).toBeNull();
-  expect(duringOutage).toEqual({ readyz: 503, healthz: 200 });
+  expect(duringOutage).toEqual({ readyz: 503, healthz: 200, session: expect.stringMatching(/^(temporarily_unavailable|no callback: 503 )/) });
 
   // never anything but a full aal2 sign-in or an outage answer (no 500, no lower acr, no lost session)
   const others = attempts.filter((a) => a.outcome === 'other');
@@ -108,7 +113,7 @@ describe('store outages under a steady login load', () => {
     const session = new Browser(issuer);
     expect(summary([await aal2Login(issuer, config, users, session)])).toEqual(['ok']);
 
-    const run = await outageUnderLoad(redis);
+    const run = await outageUnderLoad(redis, session);
     expectFailClosedAndRecovered(run);
 
     // the session from before the restart still holds aal2: no new sign-in needed (prompt=none)
@@ -118,7 +123,7 @@ describe('store outages under a steady login load', () => {
   it('Postgres stops for 10 s: fail closed, no crash, recovery; sessions are untouched', async () => {
     const session = new Browser(issuer);
     expect(summary([await aal2Login(issuer, config, users, session)])).toEqual(['ok']);
-    const run = await outageUnderLoad(postgres);
+    const run = await outageUnderLoad(postgres, session);
     expectFailClosedAndRecovered(run);
     expect(await silentAal2(config, session)).toBe('ok');
   });
