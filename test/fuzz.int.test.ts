@@ -213,6 +213,8 @@ interface Sent {
   accept?: string;
 }
 
+const NODE_MAX_HEADER_BYTES = 16 * 1024 - 1024; // node's --max-http-header-size (16 kB), less the headers fetch adds
+
 /** fetch only sends visible ASCII in header values: the rest is what a client library would refuse anyway */
 const headerSafe = (v: string) => v.replace(/[^\x20-\x7e]/g, '');
 
@@ -226,7 +228,16 @@ async function send(req: Sent): Promise<void> {
   if (req.authorization) headers.authorization = headerSafe(req.authorization);
   if (req.accept) headers.accept = req.accept;
   if (req.body?.type) headers['content-type'] = req.body.type;
-  const res = await fetch(url, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body?.data, redirect: 'manual' });
+  let res: Response;
+  try {
+    res = await fetch(url, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body?.data, redirect: 'manual' });
+  } catch (err) {
+    // Node's HTTP server refuses a request line and headers over 16 kB (431) and closes the connection;
+    // the client may see that as a reset before it reads the 431. That is the limit working, not a crash.
+    const headerBytes = url.href.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    if (headerBytes > NODE_MAX_HEADER_BYTES) return;
+    throw err;
+  }
   const text = await res.text();
   const what = `${req.method} ${url.pathname}${url.search.slice(0, 300)} -> ${res.status}: ${text.slice(0, 300)}`;
   if (res.status >= 500) throw new Error(`server error: ${what}`);

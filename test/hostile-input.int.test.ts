@@ -54,6 +54,7 @@ describe.each([
   ['huge max_age', { max_age: '99999999999999999999' }],
   ['unknown prompt', { prompt: 'teleport' }],
   ['prompt none with login', { prompt: 'none login' }],
+  ['a NUL byte in client_id', { client_id: 'rp\u0000' }],
 ])('%s', (_label, extra) => {
   it('answers without a server error, redirecting an OIDC error or proceeding', async () => {
     const page = await browser.request(authUrl(extra as Record<string, string>));
