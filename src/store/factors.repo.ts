@@ -174,6 +174,29 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
       return rows.length === 1;
     },
 
+    /**
+     * Confirms a pending TOTP enrollment with its first code and, when the account has no unused recovery
+     * code left, stores the new set (SPEC §3: issued with the first authenticator app). One transaction
+     * (issue #7): a crash half-way leaves the enrollment pending and the old codes, never an active factor
+     * without its codes. The conditional UPDATE is the same single-use decision as claimTotpStep.
+     * Returns undefined when the step is not accepted (replayed, or the factor is no longer pending).
+     */
+    async confirmTotpEnrollment(factorId: string, accountId: string, step: number, recoveryCodeHashes: string[]): Promise<{ recoveryCodesIssued: boolean } | undefined> {
+      return db.transaction(async (trx) => {
+        const rows = await trx('factors')
+          .where({ id: factorId, account_id: accountId, type: 'totp', status: 'pending' })
+          .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
+          .update({ last_used_step: step, last_used_at: trx.fn.now(), status: 'active', confirmed_at: trx.fn.now() })
+          .returning('id');
+        if (rows.length !== 1) return undefined;
+        const [unused] = await trx('recovery_codes').where({ account_id: accountId }).whereNull('used_at').count<{ count: string }[]>({ count: '*' });
+        if (Number(unused?.count ?? 0) > 0 || recoveryCodeHashes.length === 0) return { recoveryCodesIssued: false };
+        await trx('recovery_codes').where({ account_id: accountId }).delete();
+        await trx('recovery_codes').insert(recoveryCodeHashes.map((code_hash) => ({ id: randomUUID(), account_id: accountId, code_hash })));
+        return { recoveryCodesIssued: true };
+      });
+    },
+
     /** A verified registration is active at once: the ceremony itself is the confirmation. */
     async createWebAuthn(accountId: string, c: NewWebAuthnCredential): Promise<Factor> {
       try {
