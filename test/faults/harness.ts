@@ -7,7 +7,8 @@ import { TOTP_PERIOD_SECONDS, totpCodeAt } from '../../src/factors/totp/totp.js'
 import { createLogger } from '../../src/ops/logger.js';
 import { Browser, type Page } from '../support/browser.js';
 import { enrollTotp } from '../support/factors.js';
-import { createConfidentialClient, createUser, discover, finish, isCallback, RP_REDIRECT, startAuthorization } from '../support/rp.js';
+import { hashPassword } from '../../src/factors/password/password.js';
+import { createConfidentialClient, discover, finish, isCallback, RP_REDIRECT, startAuthorization } from '../support/rp.js';
 
 /**
  * Shared pieces of the fault tests (issue #7): an environment for stepup on the disposable stores,
@@ -46,8 +47,11 @@ export async function seed(env: Record<string, string>, users: number) {
   try {
     const client = await createConfidentialClient(app);
     const seeded: SeededUser[] = [];
+    const password = 'correct horse battery staple';
+    const passwordHash = await hashPassword(password); // hashed once: argon2 per user would make seeding slow
     for (let i = 0; i < users; i++) {
-      const user = await createUser(app);
+      const account = await app.stores.accounts.create({ email: `fault-${i}-${randomBytes(4).toString('hex')}@example.com`, name: 'Fault User', passwordHash });
+      const user = { ...account, password };
       const totp = await enrollTotp(app, user.id);
       const codes = newRecoveryCodes();
       await app.stores.recoveryCodes.replace(user.id, codes.map(hashRecoveryCode));
@@ -87,9 +91,9 @@ const describe = (p: Page) => `${p.status} ${p.url} ${/<p[^>]*>([^<]{0,200})/.ex
  * the RP. 'ok' only with an ID token whose acr is aal2: anything lower would be a fail-open.
  */
 export async function aal2Login(issuer: string, config: oidc.Configuration, users: SeededUser[], browser = new Browser(issuer)): Promise<Attempt> {
-  // the load is paced by TOTP: each user may present one new time step, so wait for a user who can
+  // TOTP paces the load (each user may present a time step once): prefer a user with a step free now
   let user: SeededUser | undefined;
-  while (!(user = users.find((u) => !u.busy && u.nextStep <= currentStep() + 1))) await sleep(100);
+  while (!(user = users.find((u) => !u.busy && u.nextStep <= currentStep() + 1) ?? users.find((u) => !u.busy))) await sleep(100);
   user.busy = true;
   const startedAt = Date.now();
   const done = (outcome: Outcome, detail?: string, acr?: string): Attempt => ({ outcome, startedAt, endedAt: Date.now(), detail, acr });
@@ -102,6 +106,8 @@ export async function aal2Login(issuer: string, config: oidc.Configuration, user
     if (unavailable(page)) return done('unavailable', describe(page));
     if (!isTotpPage(page)) return done('other', `expected the TOTP page: ${describe(page)}`);
     // RFC 6238 replay protection: a step is accepted once, so each attempt presents a step not used before
+    // (waiting on the code page for the next one if this user has used them all)
+    while (user.nextStep > currentStep() + 1) await sleep(200);
     const step = Math.max(user.nextStep, currentStep());
     user.nextStep = step + 1;
     page = await browser.submit(page, '/totp', { code: await totpCodeAt(user.secret, step * TOTP_PERIOD_SECONDS) });

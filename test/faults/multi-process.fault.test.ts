@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
+import { createChallengeStore } from '../../src/store/redis/webauthn-challenges.js';
 import { TOTP_PERIOD_SECONDS, totpCodeAt } from '../../src/factors/totp/totp.js';
 import { Browser, findForm, type Page } from '../support/browser.js';
 import { startDisposablePostgres, startDisposableRedis, type DisposablePostgres, type DisposableRedis } from '../support/disposable-stores.js';
@@ -149,6 +151,21 @@ describe(`${PARALLEL} parallel redemptions across two processes`, () => {
     const callback = await browser.follow(new URL(answer.headers.get('location')!, issuer).toString());
     expect(isCallback(callback)).toBe(true);
     expect((await finish(config, started, callback.url)).claims()?.acr).toBe('aal2');
+  });
+});
+
+describe('WebAuthn challenges on a shared Redis', () => {
+  it('20 parallel takes of one challenge from two connections (two instances): exactly one gets it', async () => {
+    const connections = [new Redis(redis.url), new Redis(redis.url)];
+    try {
+      const stores = connections.map((c) => createChallengeStore(c, 'stepup:'));
+      const record = { challenge: 'c'.repeat(43), purpose: 'authenticate' as const, requireUserVerification: true, expiresAt: Math.floor(Date.now() / 1000) + 300 };
+      await stores[0]!.put('interaction-1', record, 300);
+      const taken = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => stores[i % 2]!.take('interaction-1')));
+      expect(taken.filter(Boolean)).toEqual([record]);
+    } finally {
+      for (const c of connections) c.disconnect();
+    }
   });
 });
 

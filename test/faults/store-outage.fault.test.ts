@@ -30,7 +30,7 @@ beforeAll(async () => {
   const port = await freePort();
   issuer = `http://localhost:${port}`;
   const env = faultEnv(issuer, postgres.url, redis.url);
-  const seeded = await seed(env, 40);
+  const seeded = await seed(env, 100);
   users = seeded.users;
   server = await startServerProcess(env, port);
   config = await discover(issuer, seeded.client.clientId, seeded.client.clientSecret);
@@ -80,6 +80,8 @@ function summary(attempts: Attempt[]) {
 }
 
 function expectFailClosedAndRecovered({ attempts, outageStart, recoveredAt, duringOutage }: Awaited<ReturnType<typeof outageUnderLoad>>) {
+  const count = (o: string) => attempts.filter((a) => a.outcome === o).length;
+  console.info(`sign-ins: ${count('ok')} ok, ${count('unavailable')} refused as unavailable, ${count('other')} other`);
   // the process is still the same one, alive
   expect(server.child.exitCode).toBeNull();
   expect(server.child.signalCode).toBeNull();
