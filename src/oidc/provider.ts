@@ -183,7 +183,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'html';
       ctx.body = deps.views.render('error.njk', {
-        title: 'Something went wrong',
+        title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong',
         message,
         code: out.error,
         requestId: ctx.state?.requestId,
