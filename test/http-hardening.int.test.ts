@@ -76,6 +76,12 @@ describe('X-Forwarded-For', () => {
     await signIn(new Browser(proxied.issuer, PROXY_HEADERS), plainConfig, proxied.issuer);
     expect(await lastLoginIp()).toBe(SPOOFED);
   });
+
+  it('with TRUST_PROXY, only the address the proxy appended counts, not one the client put in front', async () => {
+    const headers = { ...PROXY_HEADERS, 'x-forwarded-for': `198.51.100.99, ${SPOOFED}` };
+    await signIn(new Browser(proxied.issuer, headers), plainConfig, proxied.issuer);
+    expect(await lastLoginIp()).toBe(SPOOFED);
+  });
 });
 
 describe('cookies and security headers', () => {

@@ -196,6 +196,9 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  // behind the proxy, X-Forwarded-For's leftmost entries are whatever the client sent: only the last one,
+  // appended by our proxy, is the client's address (else a spoofed header would dodge per-IP rate limits)
+  provider.maxIpsCount = 1;
   // redirected to the RP as error=temporarily_unavailable: tell it when to try again, too
   provider.on('authorization.error', (ctx, err) => {
     if (err instanceof StoreUnavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
