@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { createChallengeStore } from '../../src/store/redis/webauthn-challenges.js';
@@ -32,13 +32,25 @@ beforeAll(async () => {
   const [portA, portB] = [await freePort(), await freePort()];
   issuer = `http://localhost:${portA}`;
   origins = [issuer, `http://localhost:${portB}`];
-  const env = faultEnv(issuer, postgres.url, redis.url);
+  const env = { ...faultEnv(issuer, postgres.url, redis.url), TRUST_PROXY: 'true' };
   const seeded = await seed(env, 4);
   users = seeded.users;
   client = seeded.client;
   servers.push(await startServerProcess(env, portA), await startServerProcess(env, portB));
   config = await discover(issuer, client.clientId, client.clientSecret);
 });
+
+/*
+ * Every sign-in here comes from 127.0.0.1, and the races fail on purpose (19 losers each): per-IP failure
+ * counters would lock the next test out. So the processes trust X-Forwarded-For (TRUST_PROXY, as behind
+ * a proxy) and each test signs in from an address of its own.
+ */
+let testNumber = 0;
+let clientIp = '';
+beforeEach(() => {
+  clientIp = `198.51.100.${++testNumber}`;
+});
+const newBrowser = () => new Browser(issuer, { 'x-forwarded-for': clientIp });
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
@@ -53,7 +65,7 @@ const on = (i: number, url: string) => {
 
 /** A browser signed in with a password, sitting on the TOTP page of an aal2 request. */
 async function atTotpPage(user: SeededUser) {
-  const browser = new Browser(issuer);
+  const browser = newBrowser();
   const started = await startAuthorization(config, { acr_values: 'aal2' });
   const login = await browser.follow(started.url.toString());
   const page = await browser.submit(login, '/password', { email: user.email, password: user.password });
@@ -172,7 +184,7 @@ describe('WebAuthn challenges on a shared Redis', () => {
 describe('a Redis restart without persistence', () => {
   it('signs everyone out, and nothing else is lost: factors, used TOTP steps and recovery codes are in Postgres', async () => {
     const user = users[1]!; // its first recovery code was spent above
-    const signedIn = new Browser(issuer);
+    const signedIn = newBrowser();
     const { started: s1, page } = await (async () => {
       const started = await startAuthorization(config, { acr_values: 'aal2' });
       const login = await signedIn.follow(started.url.toString());
