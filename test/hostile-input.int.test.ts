@@ -68,6 +68,25 @@ describe.each([
   });
 });
 
+describe.each([
+  ['acr_values', 'aal2', 'aal1'],
+  ['max_age', '0', '-5'],
+  ['claims', JSON.stringify({ id_token: { acr: { essential: true, values: ['aal2'] } } }), '{}'],
+  ['prompt', 'login', 'none'],
+])('%s given twice', (name, first, second) => {
+  it('is refused with invalid_request at the redirect_uri (OAuth 2.0 §3.1), never a 500', async () => {
+    const url = new URL(authUrl({}));
+    url.searchParams.append(name, first);
+    url.searchParams.append(name, second);
+    const page = await browser.request(url.toString());
+    expect(page.status).toBeLessThan(500);
+    const location = new URL(page.headers.get('location')!);
+    expect(location.href.startsWith(RP_REDIRECT)).toBe(true);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('state')).toBe('st');
+  });
+});
+
 describe('hostile form posts', () => {
   async function loginForm() {
     const b = new Browser(server.issuer);
