@@ -67,6 +67,22 @@ describe('health and readiness', () => {
     expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
   });
 
+  it('userinfo, introspection and revocation answer 503 temporarily_unavailable with Retry-After too', async () => {
+    const client = await createConfidentialClient(redisDown.app);
+    const basic = `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`;
+    const form = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
+    const answers = await Promise.all([
+      fetch(`${redisDown.issuer}/me`, { headers: { authorization: `Bearer ${'t'.repeat(43)}` } }),
+      fetch(`${redisDown.issuer}/token/introspection`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 't'.repeat(43) }) }),
+      fetch(`${redisDown.issuer}/token/revocation`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 't'.repeat(43) }) }),
+    ]);
+    for (const res of answers) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    }
+  });
+
   it('a sign-in page needing Redis is a readable 503 page with Retry-After, no stack trace', async () => {
     // a real interaction started on the healthy instance (same cookie keys), then opened on the one without Redis
     const client = await createConfidentialClient(server.app);
