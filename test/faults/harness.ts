@@ -36,6 +36,8 @@ export interface SeededUser {
   secret: string;
   factorId: string;
   recoveryCodes: string[];
+  /** how many of recoveryCodes the load has spent (each works once) */
+  recoveryCodesUsed: number;
   /** the next TOTP time step this user may present (each step is accepted once) */
   nextStep: number;
   busy: boolean;
@@ -55,7 +57,7 @@ export async function seed(env: Record<string, string>, users: number) {
       const totp = await enrollTotp(app, user.id);
       const codes = newRecoveryCodes();
       await app.stores.recoveryCodes.replace(user.id, codes.map(hashRecoveryCode));
-      seeded.push({ id: user.id, email: user.email, password: user.password, secret: totp.secret, factorId: totp.factorId, recoveryCodes: codes, nextStep: 0, busy: false });
+      seeded.push({ id: user.id, email: user.email, password: user.password, secret: totp.secret, factorId: totp.factorId, recoveryCodes: codes, recoveryCodesUsed: 0, nextStep: 0, busy: false });
     }
     return { client, users: seeded };
   } finally {
@@ -91,9 +93,11 @@ const describe = (p: Page) => `${p.status} ${p.url} ${/<p[^>]*>([^<]{0,200})/.ex
  * the RP. 'ok' only with an ID token whose acr is aal2: anything lower would be a fail-open.
  */
 export async function aal2Login(issuer: string, config: oidc.Configuration, users: SeededUser[], browser = new Browser(issuer)): Promise<Attempt> {
-  // TOTP paces the load (each user may present a time step once): prefer a user with a step free now
+  // each user may present a TOTP time step once: a user with a step free now, else one with a recovery code left
+  const canTotp = (u: SeededUser) => u.nextStep <= currentStep() + 1;
+  const canRecover = (u: SeededUser) => u.recoveryCodesUsed < u.recoveryCodes.length;
   let user: SeededUser | undefined;
-  while (!(user = users.find((u) => !u.busy && u.nextStep <= currentStep() + 1) ?? users.find((u) => !u.busy))) await sleep(100);
+  while (!(user = users.find((u) => !u.busy && canTotp(u)) ?? users.find((u) => !u.busy && canRecover(u)))) await sleep(100);
   user.busy = true;
   const startedAt = Date.now();
   const done = (outcome: Outcome, detail?: string, acr?: string): Attempt => ({ outcome, startedAt, endedAt: Date.now(), detail, acr });
@@ -105,12 +109,22 @@ export async function aal2Login(issuer: string, config: oidc.Configuration, user
     page = await browser.submit(page, '/password', { email: user.email, password: user.password });
     if (unavailable(page)) return done('unavailable', describe(page));
     if (!isTotpPage(page)) return done('other', `expected the TOTP page: ${describe(page)}`);
-    // RFC 6238 replay protection: a step is accepted once, so each attempt presents a step not used before
-    // (waiting on the code page for the next one if this user has used them all)
-    while (user.nextStep > currentStep() + 1) await sleep(200);
-    const step = Math.max(user.nextStep, currentStep());
-    user.nextStep = step + 1;
-    page = await browser.submit(page, '/totp', { code: await totpCodeAt(user.secret, step * TOTP_PERIOD_SECONDS) });
+    if (canTotp(user)) {
+      // RFC 6238 replay protection: a step is accepted once, so each attempt presents a step not used before
+      const step = Math.max(user.nextStep, currentStep());
+      user.nextStep = step + 1;
+      page = await browser.submit(page, '/totp', { code: await totpCodeAt(user.secret, step * TOTP_PERIOD_SECONDS) });
+    } else {
+      // "Use a recovery code instead", then the code, then continue (also aal2)
+      const uid = /\/interaction\/([^/"]+)\/totp/.exec(page.html)![1]!;
+      page = await browser.submit(page, `/interaction/${uid}`, { use: 'recovery_code' });
+      if (unavailable(page)) return done('unavailable', describe(page));
+      if (!/\/recovery"/.test(page.html)) return done('other', `expected the recovery code page: ${describe(page)}`);
+      page = await browser.submit(page, '/recovery', { code: user.recoveryCodes[user.recoveryCodesUsed++]! });
+      if (unavailable(page)) return done('unavailable', describe(page));
+      if (page.status !== 200 || !/recovery codes? left/.test(page.html)) return done('other', `recovery code refused: ${describe(page)}`);
+      page = await browser.submit(page, `/interaction/${uid}`);
+    }
     if (unavailable(page)) return done('unavailable', describe(page));
     if (!isCallback(page)) return done('other', `expected the RP callback: ${describe(page)}`);
     if (new URL(page.url).searchParams.get('error')) return done('other', `RP got ${page.url}`);
@@ -147,6 +161,9 @@ export async function silentAal2(config: oidc.Configuration, browser: Browser): 
 
 const currentStep = () => Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS);
 
+/** a steady load, not a flood: the machine is shared, and the codes each user may use are finite */
+const PACE_MS = 100;
+
 /** `workers` loops of aal2Login until stop() is called; every attempt is recorded. */
 export function steadyLoad(issuer: string, config: oidc.Configuration, users: SeededUser[], workers: number) {
   const attempts: Attempt[] = [];
@@ -155,6 +172,7 @@ export function steadyLoad(issuer: string, config: oidc.Configuration, users: Se
     while (running) {
       const attempt = await aal2Login(issuer, config, users);
       attempts.push(attempt);
+      await sleep(PACE_MS);
       // back off a little after an outage answer, like a person pressing reload
       if (attempt.outcome !== 'ok') await sleep(250);
     }

@@ -110,6 +110,13 @@ function expectFailClosedAndRecovered({ attempts, outageStart, recoveredAt, duri
 }
 
 describe('store outages under a steady login load', () => {
+  it('(the load signs in with a recovery code when a user has no TOTP step left)', async () => {
+    const user = { ...users[users.length - 1]!, nextStep: Number.MAX_SAFE_INTEGER };
+    expect(summary([await aal2Login(issuer, config, [user])])).toEqual(['ok']);
+    expect(user.recoveryCodesUsed).toBe(1);
+    users[users.length - 1]!.recoveryCodesUsed = 1;
+  });
+
   it('Redis stops for 10 s: fail closed, no crash, recovery; with AOF sessions survive the restart', async () => {
     // a session made before the outage (AOF persistence, as in docker-compose.yml)
     const session = new Browser(issuer);
