@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from './config/env.js';
 import { createCsrf } from './http/csrf.js';
 import { errorPages } from './http/errors.js';
+import { isStoreUnavailable, StoreUnavailable } from './oidc/errors.js';
 import { createViews } from './http/render.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -173,7 +174,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider.use(router.routes());
     provider.use(router.allowedMethods());
   }
-  provider.on('server_error', (ctx, err) => logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error'));
+  provider.on('server_error', (ctx, err) => {
+    // safety net for a store error that reached oidc-provider unwrapped: a JSON answer becomes 503
+    // temporarily_unavailable like the rest (the event fires after the body is set)
+    if (isStoreUnavailable(err)) {
+      logger.warn({ err: { message: err.message }, requestId: ctx.state?.requestId }, 'store unavailable: answered 503');
+      if (ctx.body && typeof ctx.body === 'object' && (ctx.body as { error?: string }).error === 'server_error') {
+        ctx.status = 503;
+        const out = new StoreUnavailable(err);
+        ctx.body = { error: out.error, error_description: out.error_description };
+      }
+      return;
+    }
+    logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error');
+  });
   // logout ends the session: its factor events go with it (a new session has a new uid anyway)
   provider.on('end_session.success', (ctx) => {
     const session = ctx.oidc.session as { uid?: string; destroyed?: boolean } | undefined;

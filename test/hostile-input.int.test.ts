@@ -54,6 +54,7 @@ describe.each([
   ['huge max_age', { max_age: '99999999999999999999' }],
   ['unknown prompt', { prompt: 'teleport' }],
   ['prompt none with login', { prompt: 'none login' }],
+  ['a NUL byte in client_id', { client_id: 'rp\u0000' }],
 ])('%s', (_label, extra) => {
   it('answers without a server error, redirecting an OIDC error or proceeding', async () => {
     const page = await browser.request(authUrl(extra as Record<string, string>));
@@ -64,6 +65,25 @@ describe.each([
       const err = new URL(location).searchParams.get('error');
       if (err) expect(['invalid_request', 'unmet_authentication_requirements', 'login_required', 'consent_required']).toContain(err);
     }
+  });
+});
+
+describe.each([
+  ['acr_values', 'aal2', 'aal1'],
+  ['max_age', '0', '-5'],
+  ['claims', JSON.stringify({ id_token: { acr: { essential: true, values: ['aal2'] } } }), '{}'],
+  ['prompt', 'login', 'none'],
+])('%s given twice', (name, first, second) => {
+  it('is refused with invalid_request at the redirect_uri (OAuth 2.0 §3.1), never a 500', async () => {
+    const url = new URL(authUrl({}));
+    url.searchParams.append(name, first);
+    url.searchParams.append(name, second);
+    const page = await browser.request(url.toString());
+    expect(page.status).toBeLessThan(500);
+    const location = new URL(page.headers.get('location')!);
+    expect(location.href.startsWith(RP_REDIRECT)).toBe(true);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('state')).toBe('st');
   });
 });
 

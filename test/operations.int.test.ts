@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { REDACTED_PATHS } from '../src/ops/logger.js';
 import { Browser } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
-import { createConfidentialClient, createUser, discover, passwordLogin, startAuthorization } from './support/rp.js';
+import { createConfidentialClient, createUser, discover, passwordLogin, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
 /** Operations (SPEC §5): health, readiness, logs without secrets, cookie flags. */
@@ -39,12 +39,62 @@ describe('health and readiness', () => {
     expect(await ready.json()).toMatchObject({ checks: { postgres: 'ok', redis: 'down' } });
   });
 
-  it('a sign-in page needing Redis fails closed with a readable page, no stack trace', async () => {
+  it('an authorization request needing Redis goes back to the RP as temporarily_unavailable with Retry-After', async () => {
     const client = await createConfidentialClient(redisDown.app);
     const config = await discover(redisDown.issuer, client.clientId, client.clientSecret);
-    const res = await fetch((await startAuthorization(config)).url, { redirect: 'manual', headers: { accept: 'text/html' } });
-    expect(res.status).toBeGreaterThanOrEqual(500);
+    const started = await startAuthorization(config);
+    const res = await fetch(started.url, { redirect: 'manual', headers: { accept: 'text/html' } });
+    // RFC 6749 §4.1.2.1: a 503 cannot be redirected, so the RP learns it from the error code
+    expect(res.status).toBeGreaterThanOrEqual(300);
+    expect(res.status).toBeLessThan(400);
+    const location = new URL(res.headers.get('location')!);
+    expect(location.href.startsWith(RP_REDIRECT)).toBe(true);
+    expect(location.searchParams.get('error')).toBe('temporarily_unavailable');
+    expect(location.searchParams.get('state')).toBe(started.state);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(res.headers.getSetCookie().join()).not.toMatch(/_session=;|expires=Thu, 01 Jan 1970/);
+  });
+
+  it('the token endpoint answers 503 temporarily_unavailable with Retry-After, no server_error', async () => {
+    const client = await createConfidentialClient(redisDown.app);
+    const res = await fetch(`${redisDown.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'a'.repeat(43), redirect_uri: RP_REDIRECT, code_verifier: 'v'.repeat(43) }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+  });
+
+  it('userinfo, introspection and revocation answer 503 temporarily_unavailable with Retry-After too', async () => {
+    const client = await createConfidentialClient(redisDown.app);
+    const basic = `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`;
+    const form = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
+    const answers = await Promise.all([
+      fetch(`${redisDown.issuer}/me`, { headers: { authorization: `Bearer ${'t'.repeat(43)}` } }),
+      fetch(`${redisDown.issuer}/token/introspection`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 't'.repeat(43) }) }),
+      fetch(`${redisDown.issuer}/token/revocation`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 't'.repeat(43) }) }),
+    ]);
+    for (const res of answers) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    }
+  });
+
+  it('a sign-in page needing Redis is a readable 503 page with Retry-After, no stack trace', async () => {
+    // a real interaction started on the healthy instance (same cookie keys), then opened on the one without Redis
+    const client = await createConfidentialClient(server.app);
+    const config = await discover(server.issuer, client.clientId, client.clientSecret);
+    const browser = new Browser(server.issuer);
+    const started = await browser.request((await startAuthorization(config)).url.toString());
+    const path = new URL(started.headers.get('location')!, server.issuer).pathname;
+    const res = await fetch(`${redisDown.issuer}${path}`, { headers: { accept: 'text/html', cookie: browser.cookieHeader(new URL(path, redisDown.issuer)) } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
     const body = await res.text();
+    expect(body).toContain('temporarily unavailable');
     expect(body).not.toMatch(/at .+\.(js|ts):\d+/);
     expect(body).not.toContain('ECONNREFUSED');
   });

@@ -262,6 +262,8 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const typed = typeof body.label === 'string' ? body.label.trim().slice(0, MAX_LABEL_LENGTH) : '';
     const label = typed || model || (kind === 'passkey' ? 'Passkey' : 'Security key');
     let factor;
+    // the first second factor comes with recovery codes, stored in the same transaction (SPEC §3, issue #7)
+    const codes = newRecoveryCodes();
     try {
       factor = await deps.factors.createWebAuthn(user.account.id, {
         label,
@@ -274,7 +276,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
         backupState: verified.backupState,
         userVerifying: verified.userVerified,
         attested: false,
-      });
+      }, codes.map(hashRecoveryCode));
     } catch (err) {
       if (err instanceof DuplicateCredentialError) return fail('duplicate_credential', 'This passkey or security key is already registered.');
       throw err;
@@ -290,7 +292,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
       ctx,
     );
     await deps.notify(user.account.id, `A ${kind === 'passkey' ? 'passkey' : 'security key'} ("${label}") was added to your account.`);
-    return issueFirstRecoveryCodesOrReturn(ctx, user.account.id);
+    return afterEnrollment(ctx, user.account.id, factor.recoveryCodesIssued ? codes : undefined);
   });
 
   /** A pending authenticator app for this account: QR code and key shown once, confirmed by one valid code. */
@@ -342,7 +344,10 @@ export function createAccountRouter(deps: AccountDeps): Router {
       return showTotpEnrollment(ctx, user.account, lockedMessage(lockedFor), factorId);
     }
     const step = await matchTotpStep(stored.secret, code, deps.now(), stored.lastUsedStep);
-    if (step === undefined || !(await deps.factors.claimTotpStep(factorId, accountId, step))) {
+    // confirmation and the first recovery codes in one transaction, with the same single-use claim of the step
+    const codes = newRecoveryCodes();
+    const confirmed = step === undefined ? undefined : await deps.factors.confirmTotpEnrollment(factorId, accountId, step, codes.map(hashRecoveryCode));
+    if (!confirmed) {
       await deps.attempts.failed(ctx, subjects, { ...what, reason: 'bad_code' });
       ctx.status = 400;
       return showTotpEnrollment(ctx, user.account, 'That code did not match. Enter the current code from the app.', factorId);
@@ -350,16 +355,14 @@ export function createAccountRouter(deps: AccountDeps): Router {
     await deps.attempts.succeeded(subjects);
     await deps.audit.record({ type: 'factor.enroll', outcome: 'success', subject: accountId, actor: accountId, details: { factorId, type: 'totp' } }, ctx);
     await deps.notify(accountId, 'An authenticator app was added to your account.');
-    return issueFirstRecoveryCodesOrReturn(ctx, accountId);
+    return afterEnrollment(ctx, accountId, confirmed.recoveryCodesIssued ? codes : undefined);
   });
 
-  /** The first second factor comes with recovery codes, shown once (SPEC §3); otherwise back to the list. */
-  const issueFirstRecoveryCodesOrReturn = async (ctx: Context, accountId: string) => {
-    if ((await deps.recoveryCodes.remaining(accountId)) === 0) {
-      const codes = newRecoveryCodes();
-      await deps.recoveryCodes.replace(accountId, codes.map(hashRecoveryCode));
-      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, actor: accountId, details: { count: codes.length } }, ctx);
-      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'added' }, setupText: 'Your new sign-in method is ready.' });
+  /** After a new factor: its first recovery codes, shown once (SPEC §3), else back to the list. */
+  const afterEnrollment = async (ctx: Context, accountId: string, issuedCodes: string[] | undefined) => {
+    if (issuedCodes) {
+      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, actor: accountId, details: { count: issuedCodes.length } }, ctx);
+      return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes: issuedCodes, continueUrl: '/account', continueFields: { notice: 'added' }, setupText: 'Your new sign-in method is ready.' });
     }
     ctx.status = 303;
     ctx.redirect('/account?notice=added');

@@ -1,33 +1,31 @@
 import type { Context, Next } from 'koa';
+import { isStoreUnavailable, RETRY_AFTER_SECONDS } from '../oidc/errors.js';
 import type { Views } from './render.js';
+
+export { isStoreUnavailable };
 
 /**
  * Last line of defence for stepup's own routes: a readable page (or JSON problem for API callers),
  * never a stack trace. Store outages become 503 with Retry-After (fail closed, issue #7).
  */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001']);
-
-export function isStoreUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; message?: string };
-  return (
-    (e.code !== undefined && UNAVAILABLE_CODES.has(e.code)) ||
-    e.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|connect ECONNREFUSED|Knex: Timeout acquiring a connection/i.test(e.message ?? '')
-  );
-}
-
 export function errorPages(views: Views) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
+      // oidc-provider's own routes answer a store outage with 503 temporarily_unavailable (src/oidc/errors.ts)
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) {
+        ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+        (ctx.state.log ?? console).warn({ path: ctx.path }, 'store unavailable: answered 503');
+      }
     } catch (err) {
       const unavailable = isStoreUnavailable(err);
       const exposed = (err as { expose?: boolean; status?: number }).expose && (err as { status?: number }).status;
       const status = unavailable ? 503 : typeof exposed === 'number' ? exposed : 500;
       const log = ctx.state.log ?? console;
-      if (status >= 500) log.error({ err }, 'request failed');
+      if (unavailable) log.warn({ err: { message: (err as Error).message } }, 'store unavailable: answered 503');
+      else if (status >= 500) log.error({ err }, 'request failed');
       ctx.status = status;
-      if (unavailable) ctx.set('Retry-After', '5');
+      if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       const message =
         status === 503
           ? 'stepup is temporarily unavailable. Try again in a few seconds.'

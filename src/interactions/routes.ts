@@ -297,12 +297,23 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         : []
       : (await deps.factors.listForAccount(accountId)).filter((f) => f.type === 'totp').map((f) => f.id);
     let accepted: string | undefined;
+    let issuedCodes: string[] | undefined;
     for (const factorId of candidates) {
       const stored = await deps.factors.totpSecret(factorId, accountId);
       if (!stored || (enrolling ? stored.status !== 'pending' : stored.status !== 'active')) continue;
       const step = await matchTotpStep(stored.secret, code, now, stored.lastUsedStep);
-      // RFC 6238 §5.2: the atomic claim decides; a parallel submission of the same code loses here
-      if (step !== undefined && (await deps.factors.claimTotpStep(factorId, accountId, step))) {
+      if (step === undefined) continue;
+      if (enrolling) {
+        // the factor and the first recovery codes in one transaction (issue #7), with the same atomic claim
+        const codes = newRecoveryCodes();
+        const confirmed = await deps.factors.confirmTotpEnrollment(factorId, accountId, step, codes.map(hashRecoveryCode));
+        if (confirmed) {
+          accepted = factorId;
+          if (confirmed.recoveryCodesIssued) issuedCodes = codes;
+          break;
+        }
+      } else if (await deps.factors.claimTotpStep(factorId, accountId, step)) {
+        // RFC 6238 §5.2: the atomic claim decides; a parallel submission of the same code loses here
         accepted = factorId;
         break;
       }
@@ -315,14 +326,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
 
     await deps.attempts.succeeded(subjects);
-    let issuedCodes: string[] | undefined;
     if (enrolling) {
       await deps.audit.record({ type: 'factor.enroll', outcome: 'success', reason: 'totp_during_step_up', subject: accountId, clientId, details: { factorId: accepted, type: 'totp' } }, ctx);
       await deps.notify(accountId, 'An authenticator app was added to your account.');
       // the first second factor comes with recovery codes, shown once (SPEC §3)
-      if ((await deps.recoveryCodes.remaining(accountId)) === 0) {
-        issuedCodes = newRecoveryCodes();
-        await deps.recoveryCodes.replace(accountId, issuedCodes.map(hashRecoveryCode));
+      if (issuedCodes) {
         await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, clientId, details: { count: issuedCodes.length } }, ctx);
       }
     } else {

@@ -114,7 +114,8 @@ export function createClientAdapter(clients: Pick<ClientsRepo, 'find'>): Adapter
   };
   return {
     async find(id: string) {
-      if (typeof id !== 'string' || id.length > 200) return undefined;
+      // Postgres text cannot hold NUL: such an id cannot exist, and querying it would fail (a 500, found by fuzzing)
+      if (typeof id !== 'string' || id.length > 200 || id.includes('\u0000')) return undefined;
       const record = await clients.find(id);
       return record ? toClientMetadata(record) : undefined;
     },

@@ -1,4 +1,4 @@
-import type { ErrorOut } from 'oidc-provider';
+import { errors, type Adapter, type ErrorOut } from 'oidc-provider';
 
 /**
  * Words for people when a protocol request cannot be redirected back to the app (unknown client,
@@ -10,9 +10,79 @@ const MESSAGES: Record<string, string> = {
   invalid_request: 'The application sent an invalid sign-in request.',
   session_not_found: 'Your sign-in took too long or was opened in another browser. Go back to the application and try again.',
   invalid_request_uri: 'The sign-in request has expired. Go back to the application and try again.',
+  temporarily_unavailable: 'stepup is temporarily unavailable. Try again in a few seconds.',
 };
 
+/** Seconds a client is told to wait (Retry-After) while Postgres or Redis is unreachable. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Postgres or Redis did not answer (issue #7). Thrown instead of the driver's error wherever
+ * oidc-provider calls into our stores, so its own error handlers answer `temporarily_unavailable`
+ * (RFC 6749 §4.1.2.1) with 503, or redirect it to the RP, instead of a 500 `server_error`; and so a
+ * lookup that failed is never mistaken for "no such session" (which would clear cookies).
+ */
+export class StoreUnavailable extends errors.OIDCProviderError {
+  constructor(cause?: unknown) {
+    super(503, 'temporarily_unavailable', { cause, detail: 'a store (Postgres or Redis) did not answer' });
+    // exposed: the error code is meant for the client (oidc-provider hides every 5xx as server_error otherwise)
+    this.expose = true;
+    this.error_description = 'the service is temporarily unavailable, try again later';
+  }
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  // Postgres: admin_shutdown, crash_shutdown, cannot_connect_now, connection failures
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection is closed|connect ECONNREFUSED|Knex: Timeout acquiring a connection|Connection terminated|Client has encountered a connection error|the database system is (starting up|shutting down)|terminating connection due to administrator command|^LOADING |^MASTERDOWN |Reached the max retries per request limit/i;
+
+/** True when an error means "Postgres or Redis is unreachable right now" rather than a bug or bad input. */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailable) return true;
+  const e = err as { code?: string; name?: string; message?: string } | null | undefined;
+  if (!e || typeof e !== 'object') return false;
+  return (
+    (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) ||
+    e.name === 'MaxRetriesPerRequestError' ||
+    UNAVAILABLE_MESSAGES.test(e.message ?? '')
+  );
+}
+
+/** Runs a store call; an outage becomes StoreUnavailable, every other error passes unchanged. */
+export async function failClosed<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw isStoreUnavailable(err) && !(err instanceof StoreUnavailable) ? new StoreUnavailable(err) : err;
+  }
+}
+
+/** The same for every method of an oidc-provider adapter. */
+export function failClosedAdapter(adapter: Adapter): Adapter {
+  const guarded = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(adapter) as [string, unknown][]) {
+    guarded[name] = typeof method === 'function' ? (...args: unknown[]) => failClosed(async () => method.apply(adapter, args)) : method;
+  }
+  return guarded as unknown as Adapter;
+}
+
 export function describeProtocolError(out: ErrorOut, error: unknown): { message: string; status: number } {
+  if (out.error === 'temporarily_unavailable' || isStoreUnavailable(error)) return { message: MESSAGES.temporarily_unavailable!, status: 503 };
   const given = (error as { status?: number } | undefined)?.status;
   const status = out.error === 'server_error' ? 500 : typeof given === 'number' ? given : 400;
   const message =

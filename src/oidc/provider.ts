@@ -7,7 +7,7 @@ import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
 import { createClientAdapter } from './client-adapter.js';
 import { createResourceIndicators } from './resources.js';
-import { describeProtocolError } from './errors.js';
+import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
 
 /**
  * oidc-provider configuration (SPEC §5): protocol features on, dev interactions off, PKCE S256 for
@@ -50,11 +50,24 @@ export function createProvider(deps: ProviderDeps): Provider {
   const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
   // deps.clients comes cached (withClientCache in app.ts), so admin changes can drop their records at once
   const clientAdapter = createClientAdapter(deps.clients);
-  const adapter = (name: string): Adapter => (name === 'Client' ? clientAdapter : redisAdapters(name));
+  // issue #7: a store outage inside oidc-provider becomes temporarily_unavailable (503), never server_error
+  const adapters = new Map<string, Adapter>();
+  const adapter = (name: string): Adapter => {
+    let a = adapters.get(name);
+    if (!a) adapters.set(name, (a = failClosedAdapter(name === 'Client' ? clientAdapter : redisAdapters(name))));
+    return a;
+  };
+  const findAccount = createFindAccount(deps.accounts);
+  for (const prompt of deps.policy) {
+    for (const check of prompt.checks) {
+      const run = check.check.bind(check);
+      check.check = (ctx) => failClosed(async () => run(ctx));
+    }
+  }
 
   const configuration: Configuration = {
     adapter: adapter as unknown as Configuration['adapter'],
-    findAccount: createFindAccount(deps.accounts),
+    findAccount: (ctx, sub, token) => failClosed(async () => findAccount(ctx, sub, token)),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
@@ -168,9 +181,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     async renderError(ctx, out, error) {
       const { message, status } = describeProtocolError(out, error);
       ctx.status = status;
+      if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'html';
       ctx.body = deps.views.render('error.njk', {
-        title: 'Something went wrong',
+        title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong',
         message,
         code: out.error,
         requestId: ctx.state?.requestId,
@@ -183,5 +197,12 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+  // behind the proxy, X-Forwarded-For's leftmost entries are whatever the client sent: only the last one,
+  // appended by our proxy, is the client's address (else a spoofed header would dodge per-IP rate limits)
+  provider.maxIpsCount = 1;
+  // redirected to the RP as error=temporarily_unavailable: tell it when to try again, too
+  provider.on('authorization.error', (ctx, err) => {
+    if (err instanceof StoreUnavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  });
   return provider;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sealer } from '../crypto/encryption.js';
 import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
+import type { Knex } from 'knex';
 import type { Db } from './db.js';
 
 export type FactorType = 'totp' | 'webauthn';
@@ -104,6 +105,16 @@ export interface NewWebAuthnCredential {
   attested: boolean;
 }
 
+/** Stores `hashes` as the account's recovery codes unless it still has unused ones; inside the caller's transaction. */
+async function issueFirstRecoveryCodes(trx: Knex.Transaction, accountId: string, hashes: string[]): Promise<boolean> {
+  if (hashes.length === 0) return false;
+  const [unused] = await trx('recovery_codes').where({ account_id: accountId }).whereNull('used_at').count<{ count: string }[]>({ count: '*' });
+  if (Number(unused?.count ?? 0) > 0) return false;
+  await trx('recovery_codes').where({ account_id: accountId }).delete();
+  await trx('recovery_codes').insert(hashes.map((code_hash) => ({ id: randomUUID(), account_id: accountId, code_hash })));
+  return true;
+}
+
 export class DuplicateCredentialError extends Error {}
 
 const toStoredCredential = (r: FactorRow): StoredWebAuthnCredential => ({
@@ -174,29 +185,54 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
       return rows.length === 1;
     },
 
-    /** A verified registration is active at once: the ceremony itself is the confirmation. */
-    async createWebAuthn(accountId: string, c: NewWebAuthnCredential): Promise<Factor> {
+    /**
+     * Confirms a pending TOTP enrollment with its first code and, when the account has no unused recovery
+     * code left, stores the new set (SPEC §3: issued with the first authenticator app). One transaction
+     * (issue #7): a crash half-way leaves the enrollment pending and the old codes, never an active factor
+     * without its codes. The conditional UPDATE is the same single-use decision as claimTotpStep.
+     * Returns undefined when the step is not accepted (replayed, or the factor is no longer pending).
+     */
+    async confirmTotpEnrollment(factorId: string, accountId: string, step: number, recoveryCodeHashes: string[]): Promise<{ recoveryCodesIssued: boolean } | undefined> {
+      return db.transaction(async (trx) => {
+        const rows = await trx('factors')
+          .where({ id: factorId, account_id: accountId, type: 'totp', status: 'pending' })
+          .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
+          .update({ last_used_step: step, last_used_at: trx.fn.now(), status: 'active', confirmed_at: trx.fn.now() })
+          .returning('id');
+        if (rows.length !== 1) return undefined;
+        return { recoveryCodesIssued: await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes) };
+      });
+    },
+
+    /**
+     * A verified registration is active at once: the ceremony itself is the confirmation. With
+     * `recoveryCodeHashes`, an account without unused recovery codes gets them in the same transaction
+     * (issue #7: never a first second factor without its codes, nor codes without the factor).
+     */
+    async createWebAuthn(accountId: string, c: NewWebAuthnCredential, recoveryCodeHashes: string[] = []): Promise<Factor & { recoveryCodesIssued: boolean }> {
       try {
-        const [row] = await db<FactorRow>('factors')
-          .insert({
-            id: randomUUID(),
-            account_id: accountId,
-            type: 'webauthn',
-            label: c.label,
-            status: 'active',
-            confirmed_at: db.fn.now() as unknown as Date,
-            credential_id: c.credentialId,
-            public_key: Buffer.from(c.publicKey).toString('base64url'),
-            sign_count: String(c.signCount),
-            transports: JSON.stringify(c.transports) as unknown as string[],
-            aaguid: c.aaguid,
-            backup_eligible: c.backupEligible,
-            backup_state: c.backupState,
-            user_verifying: c.userVerifying,
-            attested: c.attested,
-          })
-          .returning('*');
-        return toFactor(row as FactorRow);
+        return await db.transaction(async (trx) => {
+          const [row] = await trx<FactorRow>('factors')
+            .insert({
+              id: randomUUID(),
+              account_id: accountId,
+              type: 'webauthn',
+              label: c.label,
+              status: 'active',
+              confirmed_at: db.fn.now() as unknown as Date,
+              credential_id: c.credentialId,
+              public_key: Buffer.from(c.publicKey).toString('base64url'),
+              sign_count: String(c.signCount),
+              transports: JSON.stringify(c.transports) as unknown as string[],
+              aaguid: c.aaguid,
+              backup_eligible: c.backupEligible,
+              backup_state: c.backupState,
+              user_verifying: c.userVerifying,
+              attested: c.attested,
+            })
+            .returning('*');
+          return { ...toFactor(row as FactorRow), recoveryCodesIssued: await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes) };
+        });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw new DuplicateCredentialError('this authenticator is already registered');
         throw err;

@@ -17,7 +17,11 @@ export interface Page {
 
 export class Browser {
   private cookies = new Map<string, StoredCookie>();
-  constructor(private readonly origin: string) {}
+  /** `headers` go with every request (e.g. the X-Forwarded-* a proxy adds). */
+  constructor(
+    private readonly origin: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   cookieHeader(url: URL): string {
     return [...this.cookies.values()]
@@ -52,7 +56,7 @@ export class Browser {
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
     const target = new URL(url, this.origin);
-    const headers: Record<string, string> = { cookie: this.cookieHeader(target), accept: 'text/html' };
+    const headers: Record<string, string> = { ...this.headers, cookie: this.cookieHeader(target), accept: 'text/html' };
     if (init.body) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await fetch(target, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' });
     this.store(res);
