@@ -5,6 +5,7 @@ import { Browser, findForm } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { createConfidentialClient, createUser, discover, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
+import { adminApiToken, adminSignIn, createAccountWithTotp } from './support/admin.js';
 
 /**
  * Issue #7 hostile input: property-based fuzzing (fast-check) of every public endpoint with
@@ -12,7 +13,7 @@ import { startServer, type RunningServer } from './support/server.js';
  * answer is never a 5xx and never shows a stack trace or an internal error message. Runs against the
  * real Postgres and Redis (both up: a 503 would be a failure too).
  */
-const REQUESTS_PER_PROPERTY = Number(process.env.FUZZ_RUNS ?? 1000); // 3,500 requests in all by default
+const REQUESTS_PER_PROPERTY = Number(process.env.FUZZ_RUNS ?? 1000); // 4,500 requests in all by default
 
 const iso = newIsolation();
 let server: RunningServer;
@@ -20,6 +21,11 @@ let clientId: string;
 let clientSecret: string;
 /** real interactions (uid, cookies, CSRF field) so the fuzzer reaches the handlers behind them */
 const interactions: { uid: string; cookie: string; csrf: string }[] = [];
+/** signed-in sessions (cookies and a CSRF field) for /account and /admin, an admin API token, real ids */
+const signedIn: { account?: { cookie: string; csrf: string }; admin?: { cookie: string; csrf: string } } = {};
+let adminToken = '';
+const realIds: string[] = [];
+let apiOperations: { method: string; path: string }[] = [];
 
 beforeAll(async () => {
   server = await startServer(iso);
@@ -40,7 +46,21 @@ beforeAll(async () => {
   const next = await browser.submit(login, '/password', { email: user.email, password: user.password });
   const m = /\/interaction\/([^/"]+)/.exec(next.html);
   if (m) interactions.push({ uid: m[1]!, cookie: browser.cookieHeader(new URL(`/interaction/${m[1]}`, server.issuer)), csrf: /name="_csrf" value="([^"]+)"/.exec(next.html)?.[1] ?? '' });
-}, 60_000);
+
+  // a user signed in on /account, and an admin signed in on /admin (aal2), as browsers would be
+  const member = await createAccountWithTotp(server.app, { label: 'Phone' });
+  const accountBrowser = new Browser(server.issuer);
+  const accountPage = await adminSignIn(accountBrowser, member, '/account');
+  signedIn.account = { cookie: accountBrowser.cookieHeader(new URL('/account', server.issuer)), csrf: /name="_csrf" value="([^"]+)"/.exec(accountPage.html)?.[1] ?? '' };
+  const admin = await createAccountWithTotp(server.app, { admin: true });
+  const adminBrowser = new Browser(server.issuer);
+  const adminPage = await adminSignIn(adminBrowser, admin, '/admin/users');
+  signedIn.admin = { cookie: adminBrowser.cookieHeader(new URL('/admin/users', server.issuer)), csrf: /name="_csrf" value="([^"]+)"/.exec(adminPage.html)?.[1] ?? '' };
+  realIds.push(member.id, admin.id, clientId, ...(await server.app.stores.factors.listForAccount(member.id)).map((f) => f.id));
+  adminToken = (await adminApiToken(server.app, server.issuer)).token!;
+  const openapi = (await (await fetch(`${server.issuer}/admin/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  apiOperations = Object.entries(openapi.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => /^(get|post|put|patch|delete)$/.test(m)).map((method) => ({ method: method.toUpperCase(), path })));
+}, 90_000);
 afterAll(async () => {
   await server?.close();
   await dropIsolation(iso);
@@ -218,6 +238,10 @@ const NODE_MAX_HEADER_BYTES = 16 * 1024 - 1024; // node's --max-http-header-size
 /** fetch only sends visible ASCII in header values: the rest is what a client library would refuse anyway */
 const headerSafe = (v: string) => v.replace(/[^\x20-\x7e]/g, '');
 
+/** what came back, so a property can show it reached the handlers (not only the front door) */
+const seen: { path: string; status: number }[] = [];
+const reached = (prefix: string) => seen.filter((r) => r.path.startsWith(prefix) && r.status < 300).length;
+
 async function send(req: Sent): Promise<void> {
   const url = new URL(req.path, server.issuer);
   // never leave the loopback server (a generated path like //host would)
@@ -240,6 +264,7 @@ async function send(req: Sent): Promise<void> {
   }
   const text = await res.text();
   const what = `${req.method} ${url.pathname}${url.search.slice(0, 300)} -> ${res.status}: ${text.slice(0, 300)}`;
+  seen.push({ path: url.pathname, status: res.status });
   if (res.status >= 500) throw new Error(`server error: ${what}`);
   if (STACK_TRACE.test(text)) throw new Error(`internal detail in the response: ${what}`);
 }
@@ -289,6 +314,106 @@ describe('fuzzing every public endpoint: no 5xx, no stack trace', () => {
       // password posts run argon2 (and count failures): fewer of these
       Math.ceil(REQUESTS_PER_PROPERTY / 2),
     ));
+
+  it('signed-in pages: /account and /admin, real and made-up ids, hostile form posts', () => {
+    const SIGNED_IN_PATHS = [
+      '/account',
+      '/account/callback',
+      '/account/keys/new',
+      '/account/keys',
+      '/account/totp/new',
+      '/account/totp',
+      '/account/recovery-codes',
+      '/account/factors/:id/rename',
+      '/account/factors/:id/remove',
+      '/admin',
+      '/admin/callback',
+      '/admin/users',
+      '/admin/users/new',
+      '/admin/users/:id',
+      '/admin/users/:id/factors/:id/remove',
+      '/admin/users/:id/reset',
+      '/admin/users/:id/disable',
+      '/admin/users/:id/enable',
+      '/admin/users/:id/sessions/revoke',
+      '/admin/clients',
+      '/admin/clients/new',
+      '/admin/clients/:id',
+      '/admin/clients/:id/rotate',
+      '/admin/clients/:id/delete',
+      '/admin/audit',
+      '/admin/audit/export',
+    ];
+    const id = fc.oneof(fc.constantFrom(...realIds), nasty.map((v) => encodeURIComponent(wellFormed(v)) || 'x'));
+    return run(
+      fc
+        .record({
+          template: fc.constantFrom(...SIGNED_IN_PATHS),
+          ids: fc.tuple(id, id),
+          method: fc.constantFrom('GET', 'POST', 'POST'),
+          query: params,
+          fields: params,
+          withCsrf: fc.boolean(),
+          signedIn: fc.constantFrom('own', 'own', 'other', 'none'),
+          accept: ACCEPT,
+        })
+        .map((r) => {
+          const area = r.template.startsWith('/admin') ? 'admin' : 'account';
+          const session = r.signedIn === 'own' ? signedIn[area] : r.signedIn === 'other' ? signedIn[area === 'admin' ? 'account' : 'admin'] : undefined;
+          let n = 0;
+          const path = r.template.replace(/:id/g, () => r.ids[n++]!);
+          const fields = [...r.fields];
+          if (r.withCsrf && session) fields.push(['_csrf', session.csrf]);
+          return {
+            method: r.method,
+            path,
+            query: r.query,
+            body: { type: 'application/x-www-form-urlencoded', data: new URLSearchParams(fields).toString() },
+            cookie: session?.cookie,
+            accept: r.accept,
+          };
+        }),
+      Math.ceil(REQUESTS_PER_PROPERTY / 2),
+    ).then(() => {
+      // the sessions were good: some requests got past sign-in and CSRF to real pages
+      expect(reached('/account')).toBeGreaterThan(0);
+      expect(reached('/admin/')).toBeGreaterThan(0);
+    });
+  });
+
+  it('admin API: every operation of its OpenAPI document, hostile ids, queries and JSON bodies', () => {
+    const id = fc.oneof(fc.constantFrom(...realIds), nasty.map((v) => encodeURIComponent(wellFormed(v)) || 'x'));
+    const jsonBody = fc.oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.dictionary(fc.constantFrom('email', 'name', 'password', 'reason', 'secret', 'label', 'clientId', 'redirectUris', 'grantTypes', 'scope', 'minimumAcr', 'defaultAcrValues', 'disabled', 'admin', '__proto__'), fc.oneof(nasty, fc.array(nasty, { maxLength: 3 }), fc.boolean(), fc.integer())).map((o) => JSON.stringify(o)),
+      fc.string({ maxLength: 200 }),
+    );
+    return run(
+      fc
+        .record({
+          op: fc.constantFrom(...apiOperations),
+          ids: fc.tuple(id, id),
+          query: params,
+          body: jsonBody,
+          type: fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+          token: fc.constantFrom('admin', 'admin', 'admin', 'none', 'junk'),
+          accept: fc.constantFrom(undefined, 'application/json', 'text/csv', '*/*'),
+        })
+        .map((r) => {
+          let n = 0;
+          const path = `/admin/api${r.op.path.replace(/\{[^}]+\}/g, () => r.ids[n++]!)}`;
+          return {
+            method: r.op.method,
+            path,
+            query: r.query,
+            body: { type: r.type, data: r.body },
+            authorization: r.token === 'admin' ? `Bearer ${adminToken}` : r.token === 'junk' ? 'Bearer x.y.z' : undefined,
+            accept: r.accept,
+          };
+        }),
+      Math.ceil(REQUESTS_PER_PROPERTY / 2),
+    ).then(() => expect(reached('/admin/api/')).toBeGreaterThan(0));
+  });
 
   it('logout, discovery, keys, health, static files and unknown paths', () =>
     run(
