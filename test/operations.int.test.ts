@@ -100,6 +100,29 @@ describe('health and readiness', () => {
   });
 });
 
+describe('signed-in pages while Redis is down', () => {
+  it('/account and /admin answer a readable 503 with Retry-After and never clear the session cookie', async () => {
+    const user = await createUser(server.app);
+    const browser = new Browser(server.issuer);
+    const login = await browser.follow('/account');
+    const signedIn = await browser.submit(login, '/password', { email: user.email, password: user.password });
+    expect(signedIn.html).toContain('Sign-in methods');
+    for (const path of ['/account', '/account/keys/new?kind=passkey', '/admin/users']) {
+      const url = new URL(path, redisDown.issuer);
+      const res = await fetch(url, { headers: { accept: 'text/html', cookie: browser.cookieHeader(url) }, redirect: 'manual' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      // no Set-Cookie that would end the session: the session is unknown, not absent
+      expect(res.headers.getSetCookie().filter((c) => /^_session/.test(c))).toEqual([]);
+      const body = await res.text();
+      expect(body).toContain('temporarily unavailable');
+      expect(body).not.toMatch(/at .+\.(js|ts):\d+/);
+    }
+    // and the session still works once Redis answers
+    expect((await browser.follow('/account')).html).toContain('Sign-in methods');
+  });
+});
+
 describe('logs', () => {
   it('redact passwords, secrets, codes, tokens, cookies and authorization headers', () => {
     const lines: string[] = [];
