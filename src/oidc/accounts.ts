@@ -1,10 +1,10 @@
 import type { FindAccount } from 'oidc-provider';
-import type { AccountsRepo } from '../store/accounts.repo.js';
+import type { AccountReads } from '../store/account-reads.js';
 
 /** oidc-provider's findAccount: disabled accounts do not exist for the protocol. */
-export function createFindAccount(accounts: AccountsRepo): FindAccount {
-  return async (_ctx, sub) => {
-    const account = await accounts.findById(sub);
+export function createFindAccount(findAccount: AccountReads['account']): FindAccount {
+  return async (ctx, sub) => {
+    const account = await findAccount(ctx, sub);
     if (!account || account.disabledAt) return undefined;
     return {
       accountId: account.id,

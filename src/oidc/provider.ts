@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
 import type { Views } from '../http/render.js';
-import type { AccountsRepo } from '../store/accounts.repo.js';
+import type { AccountReads } from '../store/account-reads.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
@@ -34,7 +34,8 @@ export interface ProviderDeps {
   issuer: string;
   redis: Redis;
   redisKeyPrefix: string;
-  accounts: AccountsRepo;
+  /** the account for the protocol (memoized per request: the context is the scope) */
+  findAccount: AccountReads['account'];
   clients: ClientsRepo;
   jwks: { keys: object[] };
   cookieKeys: string[];
@@ -54,7 +55,7 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: adapter as unknown as Configuration['adapter'],
-    findAccount: createFindAccount(deps.accounts),
+    findAccount: createFindAccount(deps.findAccount),
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
