@@ -85,6 +85,6 @@ describe('the cost of a sign-in (issue #6)', () => {
     // the account alone: oidc-provider's findAccount at the resume and the token endpoint
     expect(c.queries.filter((q) => /from "accounts" where "id"/.test(q)).length).toBeLessThanOrEqual(2);
     expect(c.queries.length).toBeLessThanOrEqual(13);
-    expect(c.commands.length).toBeLessThanOrEqual(40);
+    expect(c.commands.length).toBeLessThanOrEqual(34);
   });
 });
