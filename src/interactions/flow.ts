@@ -33,9 +33,12 @@ export interface FlowState {
   decision?: Decision;
 }
 
-/** @param scope the request's context: the account's factors are read once per request */
-export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetails, scope: object): Promise<FlowState> {
-  const progress = await deps.progress.get(interaction.uid);
+/**
+ * @param scope the request's context: the account's factors are read once per request
+ * @param known the progress this request just wrote (recordEvent), so it is not read back
+ */
+export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetails, scope: object, known?: { progress: InteractionProgress }): Promise<FlowState> {
+  const progress = known ? known.progress : await deps.progress.get(interaction.uid);
   const sessionAccount = interaction.session?.accountId;
   const accountId = progress?.accountId ?? sessionAccount;
   const client = typeof interaction.params.client_id === 'string' ? await deps.provider.Client.find(interaction.params.client_id) : undefined;

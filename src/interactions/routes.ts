@@ -12,6 +12,7 @@ import { amrForEvent, type MissingStep } from '../stepup/index.js';
 import type { AccountReads } from '../store/account-reads.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
+import type { InteractionProgress } from './progress.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import { lockedMessage, type AttemptAudit, type AttemptGuard, type AttemptSubjects } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
@@ -198,10 +199,21 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     });
   };
 
-  /** After a verified factor: post/redirect/get, so a refresh never re-submits it. */
+  /** Post/redirect/get to the interaction's page, so a refresh never re-submits a form. */
   const nextStep = (ctx: Context, interaction: InteractionDetails) => {
     ctx.status = 303;
     ctx.redirect(`/interaction/${interaction.uid}`);
+  };
+
+  /**
+   * After a verified factor: when it was the last step the login finishes here, answered with a 303 to
+   * oidc-provider's resume (still post/redirect/get: a refresh never re-submits the form); otherwise
+   * a 303 to the page of the next step. Saves a sign-in the request that only finished (issue #6).
+   */
+  const afterVerified = async (ctx: Context, interaction: InteractionDetails, progress: InteractionProgress) => {
+    const state = await resolveFlow(deps, interaction, ctx, { progress });
+    if (state.decision?.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision: state.decision });
+    return nextStep(ctx, interaction);
   };
 
   /**
@@ -278,8 +290,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     await deps.audit.record({ type: 'login.password', outcome: 'success', subject: usable.account.id, clientId }, ctx);
     const event = { factor: 'password' as const, at: deps.now(), amr: [] as string[] };
     event.amr = amrForEvent(event);
-    await recordEvent(deps, interaction, usable.account.id, event, state.progress);
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, await recordEvent(deps, interaction, usable.account.id, event, state.progress));
   });
 
   router.post('/interaction/:uid/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
@@ -311,7 +322,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       const step = await matchTotpStep(stored.secret, code, now, stored.lastUsedStep);
       // RFC 6238 §5.2: the atomic claim decides; a parallel submission of the same code loses here
       if (step !== undefined && (await deps.factors.claimTotpStep(factorId, accountId, step))) {
-        deps.reads.forget(ctx); // an enrollment's factor is active now
+        // a confirmed enrollment is an active factor now; a step claimed on an active one changes nothing read
+        if (enrolling) deps.reads.forget(ctx);
         accepted = factorId;
         break;
       }
@@ -341,9 +353,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const event = { factor: 'totp' as const, credentialId: accepted, at: now, amr: [] as string[] };
     event.amr = amrForEvent(event);
     // the confirmed enrollment is no longer pending: one write records both
-    await recordEvent(deps, interaction, accountId, event, enrolling && state.progress ? { ...state.progress, pendingTotpId: undefined } : state.progress);
+    const progress = await recordEvent(deps, interaction, accountId, event, enrolling && state.progress ? { ...state.progress, pendingTotpId: undefined } : state.progress);
     if (issuedCodes) return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', uid: interaction.uid, codes: issuedCodes });
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, progress);
   });
 
   router.post('/interaction/:uid/recovery', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
@@ -434,8 +446,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       amr: [] as string[],
     };
     event.amr = amrForEvent(event);
-    await recordEvent(deps, interaction, account.id, event, state.progress);
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, await recordEvent(deps, interaction, account.id, event, state.progress));
   });
 
   router.post('/interaction/:uid/abort', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
