@@ -68,5 +68,12 @@ describe('account reads', () => {
     await r.enrolledFactors(undefined, user.id);
     await r.enrolledFactors(undefined, user.id);
     expect(queries - start).toBe(3);
+
+    // the account read with its factors (findAccount where the step-up check follows): one query for both
+    const resume = {};
+    const from = queries;
+    expect((await r.account(resume, user.id, { withFactors: true }))?.id).toBe(user.id);
+    expect(await r.enrolledFactors(resume, user.id)).toHaveLength(2);
+    expect(queries - from).toBe(1);
   });
 });

@@ -13,7 +13,8 @@ import type { Db } from './db.js';
  * Without a scope every call reads the database.
  */
 export interface AccountReads {
-  account(scope: object | undefined, accountId: string): Promise<Account | undefined>;
+  /** @param opts.withFactors read the factors along (one query) when the request will need them next */
+  account(scope: object | undefined, accountId: string, opts?: { withFactors?: boolean }): Promise<Account | undefined>;
   enrolledFactors(scope: object | undefined, accountId: string): Promise<EnrolledFactor[]>;
   /** Drops everything memoized for the request: called after the request wrote factors or codes. */
   forget(scope: object): void;
@@ -90,10 +91,10 @@ export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads
     scope ? remember(memoFor(scope).snapshots, accountId, () => loadSnapshot(accountId)) : loadSnapshot(accountId);
 
   return {
-    async account(scope, accountId) {
+    async account(scope, accountId, opts = {}) {
       if (!scope) return accounts.findById(accountId);
       const memo = memoFor(scope);
-      const known = memo.snapshots.get(accountId);
+      const known = memo.snapshots.get(accountId) ?? (opts.withFactors && !memo.accounts.has(accountId) ? snapshot(scope, accountId) : undefined);
       if (known) return (await known)?.account;
       return remember(memo.accounts, accountId, () => accounts.findById(accountId));
     },
