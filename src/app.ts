@@ -19,10 +19,10 @@ import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createNotifier } from './ops/notify.js';
-import type { EnrolledFactor } from './stepup/index.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
 import { createFailureLimiter } from './store/redis/failure-limiter.js';
 import { openStores, type Stores } from './store/stores.js';
+import { createAccountReads } from './store/account-reads.js';
 import { createChallengeStore } from './store/redis/webauthn-challenges.js';
 import { createWebAuthnUsersRepo } from './store/webauthn-users.repo.js';
 import { relyingPartyFor } from './factors/webauthn/webauthn.js';
@@ -73,23 +73,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const limiter = createFailureLimiter(stores.redis, prefix);
   const progress = createProgressStore(stores.redis, prefix);
   const sessionEvents = createSessionEventsStore(stores.redis, prefix, TTL.Session);
-  // everything the account can authenticate with: its password (if set) and its confirmed factors
-  const enrolledFactors = async (accountId: string): Promise<EnrolledFactor[]> => {
-    const [account, factors, recoveryCodes] = await Promise.all([
-      stores.accounts.findById(accountId),
-      stores.factors.listForAccount(accountId),
-      stores.recoveryCodes.remaining(accountId),
-    ]);
-    return [
-      ...(account?.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
-      ...factors.map((f) =>
-        f.webauthn
-          ? { factor: 'webauthn' as const, credentialId: f.id, backupEligible: f.webauthn.backupEligible, userVerifying: f.webauthn.userVerifying, attested: f.webauthn.attested }
-          : { factor: f.type, credentialId: f.id },
-      ),
-      ...(recoveryCodes > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
-    ];
-  };
+  // the account and its factors in one query, read once per request by the sign-in pages and the step-up check
+  const reads = createAccountReads(stores.db, stores.accounts);
+  const enrolledFactors = (accountId: string, scope?: object) => reads.enrolledFactors(scope, accountId);
 
   // client records are read on every token call: cached for a few seconds (issue #6), dropped on change
   const clients = withClientCache(stores.clients);
@@ -97,7 +83,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer: config.issuer,
     redis: stores.redis,
     redisKeyPrefix: prefix,
-    accounts: stores.accounts,
+    findAccount: reads.account,
     // the account page's and the admin UI's own clients are built in (not stored): they cannot be edited or deleted
     clients: withBuiltInClients(clients, [accountClient(config.issuer), adminClient(config.issuer)]),
     jwks,
@@ -124,6 +110,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     views,
     csrf,
     accounts: stores.accounts,
+    reads,
     factors: stores.factors,
     recoveryCodes: stores.recoveryCodes,
     attempts,

@@ -7,7 +7,8 @@ import { ROOT } from './support/process.js';
  * loaded only when DATABASE_URL / REDIS_URL are absent, never by a production server.
  */
 describe('production footprint', () => {
-  it('loading the whole server and a Redis client with REDIS_URL loads neither PGlite nor ioredis-mock', async () => {
+  // …and @simplewebauthn/server and qrcode (about 20 MiB) wait for the first ceremony or enrollment
+  it('loading the whole server and a Redis client with REDIS_URL loads neither PGlite nor ioredis-mock (nor the WebAuthn and QR libraries)', async () => {
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/loaded-modules.ts'], {
         cwd: ROOT,
@@ -25,6 +26,7 @@ describe('production footprint', () => {
       ioredisMockLoadedWithRedisUrl: false,
       ioredisMockLoadedWithoutRedisUrl: true,
       pgliteRefusedByHook: true,
+      webauthnLibraryRefusedByHook: true,
     });
   });
 });

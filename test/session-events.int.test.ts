@@ -50,3 +50,38 @@ describe.each([
     expect(await store.get(uid, 'carol')).toEqual([]);
   });
 });
+
+describe('the stored form of a factor event (issue #6: Redis memory per session)', () => {
+  it('round-trips every factor compactly, amr derived as when it was recorded', async () => {
+    const { amrForEvent } = await import('../src/stepup/index.js');
+    const { decodeEvent, encodeEvent } = await import('../src/store/redis/session-events.js');
+    const account = randomUUID();
+    const events: Omit<StoredFactorEvent, 'amr'>[] = [
+      { factor: 'password', at: 1 },
+      { factor: 'totp', credentialId: randomUUID(), at: 2 },
+      { factor: 'recovery_code', at: 3 },
+      { factor: 'webauthn', credentialId: randomUUID(), at: 4, userVerified: true, backupEligible: false, attested: false },
+      { factor: 'webauthn', credentialId: randomUUID(), at: 5, userVerified: false, backupEligible: true },
+      { factor: 'webauthn', credentialId: randomUUID(), at: 6 },
+    ];
+    for (const e of events) {
+      const event = { ...e, amr: amrForEvent(e) };
+      const raw = encodeEvent(account, event);
+      expect(decodeEvent(raw)).toEqual({ accountId: account, event });
+      expect(raw.length).toBeLessThan(JSON.stringify({ accountId: account, event }).length);
+    }
+    // unknown BE stays unknown: never read back as device-bound (hwk)
+    expect(decodeEvent(encodeEvent(account, { factor: 'webauthn', at: 7, amr: [] }))?.event.amr).toEqual(['swk', 'user']);
+  });
+
+  it('still reads entries written in the earlier object form', async () => {
+    const { decodeEvent } = await import('../src/store/redis/session-events.js');
+    const event: StoredFactorEvent = { factor: 'totp', credentialId: 'f1', at: 9, amr: ['otp'] };
+    expect(decodeEvent(JSON.stringify({ accountId: 'alice', event }))).toEqual({ accountId: 'alice', event });
+    const uid = randomUUID();
+    await real.rpush(`${prefix}session-events:${uid}`, JSON.stringify({ accountId: 'alice', event }));
+    const store = createSessionEventsStore(real, prefix, 600);
+    await store.append(uid, 'alice', [{ factor: 'password', at: 10, amr: ['pwd'] }]);
+    expect(await store.get(uid, 'alice')).toEqual([event, { factor: 'password', at: 10, amr: ['pwd'] }]);
+  });
+});

@@ -17,7 +17,8 @@ export interface FlowDeps {
   policy: Policy;
   progress: ProgressStore;
   sessionEvents: SessionEventsStore;
-  enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
+  /** memoized for the request when given its context as scope */
+  enrolledFactors: (accountId: string, scope?: object) => Promise<EnrolledFactor[]>;
   now: () => number;
 }
 
@@ -27,11 +28,17 @@ export interface FlowState {
   progress?: InteractionProgress;
   requirement: Requirement;
   events: StoredFactorEvent[];
+  /** what the account can authenticate with, as read by this request */
+  enrolled?: EnrolledFactor[];
   decision?: Decision;
 }
 
-export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetails): Promise<FlowState> {
-  const progress = await deps.progress.get(interaction.uid);
+/**
+ * @param scope the request's context: the account's factors are read once per request
+ * @param known the progress this request just wrote (recordEvent), so it is not read back
+ */
+export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetails, scope: object, known?: { progress: InteractionProgress }): Promise<FlowState> {
+  const progress = known ? known.progress : await deps.progress.get(interaction.uid);
   const sessionAccount = interaction.session?.accountId;
   const accountId = progress?.accountId ?? sessionAccount;
   const client = typeof interaction.params.client_id === 'string' ? await deps.provider.Client.find(interaction.params.client_id) : undefined;
@@ -46,14 +53,23 @@ export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetail
       : [];
   const events = [...sessionEvents, ...fresh];
   const effective = requirement.freshLogin && fresh.length > 0 ? { ...requirement, freshLogin: false } : requirement;
-  const enrolled = await deps.enrolledFactors(accountId);
+  const enrolled = await deps.enrolledFactors(accountId, scope);
   const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now: deps.now() });
-  return { interaction, accountId, progress, requirement, events, decision };
+  return { interaction, accountId, progress, requirement, events, enrolled, decision };
 }
 
-/** Records a verified factor in the interaction's progress. */
-export async function recordEvent(deps: FlowDeps, interaction: InteractionDetails, accountId: string, event: StoredFactorEvent): Promise<InteractionProgress> {
-  const current = await deps.progress.get(interaction.uid);
+/**
+ * Records a verified factor in the interaction's progress.
+ * @param current the progress as this request read it (resolveFlow): not read again. Two requests of one
+ * interaction racing each other can lose an event this way (as with any read-then-write), never gain one.
+ */
+export async function recordEvent(
+  deps: FlowDeps,
+  interaction: InteractionDetails,
+  accountId: string,
+  event: StoredFactorEvent,
+  current: InteractionProgress | undefined,
+): Promise<InteractionProgress> {
   const progress: InteractionProgress =
     current && current.accountId === accountId
       ? { ...current, events: [...current.events, event] }

@@ -9,8 +9,10 @@ import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri }
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import { amrForEvent, type MissingStep } from '../stepup/index.js';
+import type { AccountReads } from '../store/account-reads.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { FactorsRepo } from '../store/factors.repo.js';
+import type { InteractionProgress } from './progress.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import { lockedMessage, type AttemptAudit, type AttemptGuard, type AttemptSubjects } from './attempts.js';
 import { finishLogin, finishWithError, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
@@ -27,6 +29,8 @@ export interface InteractionDeps extends FlowDeps, WebAuthnStepDeps {
   views: Views;
   csrf: Csrf;
   accounts: AccountsRepo;
+  /** the account and its factors, read once per request (issue #6) */
+  reads: AccountReads;
   factors: FactorsRepo;
   recoveryCodes: RecoveryCodesRepo;
   attempts: AttemptGuard;
@@ -107,9 +111,12 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const hasFreshPrimary = (state: FlowState) =>
     state.events.some((e) => (e.factor === 'password' || (e.factor === 'webauthn' && e.userVerified)) && deps.now() - e.at <= ENROLLMENT_FRESHNESS_SECONDS);
 
-  /** Renders the page for the next missing step, or finishes. The single place that decides what comes next. */
-  const proceed = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown> = {}) => {
-    const state = await resolveFlow(deps, interaction);
+  /**
+   * Renders the page for the next missing step, or finishes. The single place that decides what comes next.
+   * @param known the state this request already resolved, when nothing it depends on was written since
+   */
+  const proceed = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown> = {}, known?: FlowState) => {
+    const state = known ?? (await resolveFlow(deps, interaction, ctx));
     const name = await clientName(interaction);
     if (!state.accountId || !state.decision) {
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, MAX_EMAIL_LENGTH) : '';
@@ -122,7 +129,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (decision.outcome === 'unmet') {
       return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', `the requested authentication level cannot be reached (${decision.reason})`);
     }
-    const account = await deps.accounts.findById(state.accountId);
+    const account = await deps.reads.account(ctx, state.accountId);
     if (!account || account.disabledAt) return finishWithError(deps, ctx, interaction, 'access_denied', 'the account is not available');
     const step = decision.missing[0]!;
     const common = { uid: interaction.uid, clientName: name, email: account.email, reason: reasonText(state), ...extra };
@@ -180,6 +187,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (!pendingId || !secret) {
       secret = newTotpSecret();
       pendingId = (await deps.factors.createPendingTotp(state.accountId!, 'Authenticator app', secret)).id;
+      deps.reads.forget(ctx);
       await deps.progress.put(interaction.uid, { ...progress, pendingTotpId: pendingId }, interaction.exp - Math.floor(Date.now() / 1000));
     }
     const uri = totpUri(secret, deps.issuerName, String(common.email));
@@ -191,10 +199,21 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     });
   };
 
-  /** After a verified factor: post/redirect/get, so a refresh never re-submits it. */
+  /** Post/redirect/get to the interaction's page, so a refresh never re-submits a form. */
   const nextStep = (ctx: Context, interaction: InteractionDetails) => {
     ctx.status = 303;
     ctx.redirect(`/interaction/${interaction.uid}`);
+  };
+
+  /**
+   * After a verified factor: when it was the last step the login finishes here, answered with a 303 to
+   * oidc-provider's resume (still post/redirect/get: a refresh never re-submits the form); otherwise
+   * a 303 to the page of the next step. Saves a sign-in the request that only finished (issue #6).
+   */
+  const afterVerified = async (ctx: Context, interaction: InteractionDetails, progress: InteractionProgress) => {
+    const state = await resolveFlow(deps, interaction, ctx, { progress });
+    if (state.decision?.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision: state.decision });
+    return nextStep(ctx, interaction);
   };
 
   /**
@@ -224,13 +243,14 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     interaction: InteractionDetails,
     subjects: AttemptSubjects,
     what: AttemptAudit,
+    state: FlowState,
     extra: Record<string, unknown> = {},
   ): Promise<boolean> => {
     const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
     if (lockedFor === undefined) return false;
     ctx.status = 429;
     ctx.set('Retry-After', String(lockedFor));
-    await proceed(ctx, interaction, { ...extra, error: lockedMessage(lockedFor) });
+    await proceed(ctx, interaction, { ...extra, error: lockedMessage(lockedFor) }, state);
     return true;
   };
 
@@ -246,15 +266,15 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const interaction = await loadInteraction(ctx);
     if (!interaction) return;
     const body = ctx.request.body as Record<string, unknown>;
-    const state = await resolveFlow(deps, interaction);
+    const state = await resolveFlow(deps, interaction, ctx);
     // re-authentication of a known account: the account is fixed server-side, the email field is only for password managers
-    const known = state.accountId ? await deps.accounts.findById(state.accountId) : undefined;
+    const known = state.accountId ? await deps.reads.account(ctx, state.accountId) : undefined;
     const email = known?.email ?? (typeof body.email === 'string' ? body.email.slice(0, MAX_EMAIL_LENGTH) : '');
     const password = typeof body.password === 'string' ? body.password : '';
     const subjects = { account: `pwd:acct:${hashSubject(email.trim().toLowerCase())}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.password', subject: known?.id, clientId }, { email })) return;
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.password', subject: known?.id, clientId }, state, { email })) return;
 
     const found = email ? await deps.accounts.findCredentialsByEmail(email) : undefined;
     const usable = found && !found.account.disabledAt ? found : undefined;
@@ -262,7 +282,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (!ok || !usable) {
       await deps.attempts.failed(ctx, subjects, { type: 'login.password', reason: 'bad_credentials', subject: found?.account.id, clientId });
       ctx.status = 401;
-      if (known) return proceed(ctx, interaction, { error: GENERIC_LOGIN_ERROR });
+      if (known) return proceed(ctx, interaction, { error: GENERIC_LOGIN_ERROR }, state);
       return page(ctx, 'login.njk', { title: 'Sign in', uid: interaction.uid, email, clientName: await clientName(interaction), error: GENERIC_LOGIN_ERROR });
     }
 
@@ -270,15 +290,14 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     await deps.audit.record({ type: 'login.password', outcome: 'success', subject: usable.account.id, clientId }, ctx);
     const event = { factor: 'password' as const, at: deps.now(), amr: [] as string[] };
     event.amr = amrForEvent(event);
-    await recordEvent(deps, interaction, usable.account.id, event);
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, await recordEvent(deps, interaction, usable.account.id, event, state.progress));
   });
 
   router.post('/interaction/:uid/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const interaction = await loadInteraction(ctx);
     if (!interaction) return;
-    const state = await resolveFlow(deps, interaction);
-    if (!state.accountId || state.decision?.outcome !== 'step_up') return proceed(ctx, interaction);
+    const state = await resolveFlow(deps, interaction, ctx);
+    if (!state.accountId || state.decision?.outcome !== 'step_up') return proceed(ctx, interaction, {}, state);
     const accountId = state.accountId;
     const code = typeof (ctx.request.body as Record<string, unknown>).code === 'string' ? String((ctx.request.body as Record<string, unknown>).code).slice(0, 32) : '';
     const enrolling = (ctx.request.body as Record<string, unknown>).enroll === '1';
@@ -288,14 +307,14 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.totp', subject: accountId, clientId })) return;
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.totp', subject: accountId, clientId }, state)) return;
 
     const now = deps.now();
     const candidates = enrolling
       ? state.progress?.pendingTotpId
         ? [state.progress.pendingTotpId]
         : []
-      : (await deps.factors.listForAccount(accountId)).filter((f) => f.type === 'totp').map((f) => f.id);
+      : (state.enrolled ?? []).filter((f) => f.factor === 'totp').map((f) => f.credentialId!);
     let accepted: string | undefined;
     let issuedCodes: string[] | undefined;
     for (const factorId of candidates) {
@@ -308,6 +327,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         const codes = newRecoveryCodes();
         const confirmed = await deps.factors.confirmTotpEnrollment(factorId, accountId, step, codes.map(hashRecoveryCode));
         if (confirmed) {
+          // a confirmed enrollment is an active factor now (and maybe codes): what this request read is stale
+          deps.reads.forget(ctx);
           accepted = factorId;
           if (confirmed.recoveryCodesIssued) issuedCodes = codes;
           break;
@@ -322,7 +343,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (!accepted) {
       await deps.attempts.failed(ctx, subjects, { type: enrolling ? 'factor.enroll' : 'login.totp', reason: 'bad_code', subject: accountId, clientId });
       ctx.status = 401;
-      return proceed(ctx, interaction, { error: GENERIC_CODE_ERROR });
+      return proceed(ctx, interaction, { error: GENERIC_CODE_ERROR }, state);
     }
 
     await deps.attempts.succeeded(subjects);
@@ -338,16 +359,16 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     }
     const event = { factor: 'totp' as const, credentialId: accepted, at: now, amr: [] as string[] };
     event.amr = amrForEvent(event);
-    const progress = await recordEvent(deps, interaction, accountId, event);
-    if (enrolling) await deps.progress.put(interaction.uid, { ...progress, pendingTotpId: undefined }, interaction.exp - Math.floor(Date.now() / 1000));
+    // the confirmed enrollment is no longer pending: one write records both
+    const progress = await recordEvent(deps, interaction, accountId, event, enrolling && state.progress ? { ...state.progress, pendingTotpId: undefined } : state.progress);
     if (issuedCodes) return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', uid: interaction.uid, codes: issuedCodes });
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, progress);
   });
 
   router.post('/interaction/:uid/recovery', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const interaction = await loadInteraction(ctx);
     if (!interaction) return;
-    const state = await resolveFlow(deps, interaction);
+    const state = await resolveFlow(deps, interaction, ctx);
     if (!state.accountId || state.decision?.outcome !== 'step_up' || !state.decision.missing[0]?.allowedFactors.includes('recovery_code')) {
       return nextStep(ctx, interaction);
     }
@@ -357,20 +378,21 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: `recovery:acct:${accountId}`, ip: `ip:${ctx.ip}` };
     const clientId = String(interaction.params.client_id);
 
-    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.recovery_code', subject: accountId, clientId }, { method: 'recovery_code' })) return;
+    if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.recovery_code', subject: accountId, clientId }, state, { method: 'recovery_code' })) return;
     // single-use: the conditional UPDATE decides, so parallel uses of one code give one success
     if (!looksLikeRecoveryCode(code) || !(await deps.recoveryCodes.consume(accountId, hashRecoveryCode(code)))) {
       await deps.attempts.failed(ctx, subjects, { type: 'login.recovery_code', reason: 'bad_code', subject: accountId, clientId });
       ctx.status = 401;
-      return proceed(ctx, interaction, { error: GENERIC_RECOVERY_ERROR, method: 'recovery_code' });
+      return proceed(ctx, interaction, { error: GENERIC_RECOVERY_ERROR, method: 'recovery_code' }, state);
     }
+    deps.reads.forget(ctx); // a code was used: the last one leaves no recovery factor
     await deps.attempts.succeeded(subjects);
     const remaining = await deps.recoveryCodes.remaining(accountId);
     await deps.audit.record({ type: 'login.recovery_code', outcome: 'success', subject: accountId, clientId, details: { remaining } }, ctx);
     await deps.notify(accountId, `A recovery code was used to sign in. ${remaining} remain.`);
     const event = { factor: 'recovery_code' as const, at: deps.now(), amr: [] as string[] };
     event.amr = amrForEvent(event);
-    await recordEvent(deps, interaction, accountId, event);
+    await recordEvent(deps, interaction, accountId, event, state.progress);
     // SPEC §3: the user is told how many remain, before returning to the app
     return page(ctx, 'recovery-used.njk', { title: 'Recovery code accepted', uid: interaction.uid, remaining });
   });
@@ -383,8 +405,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/interaction/:uid/webauthn', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const interaction = await loadInteraction(ctx);
     if (!interaction) return;
-    const state = await resolveFlow(deps, interaction);
-    if (state.decision && state.decision.outcome !== 'step_up') return proceed(ctx, interaction);
+    const state = await resolveFlow(deps, interaction, ctx);
+    if (state.decision && state.decision.outcome !== 'step_up') return proceed(ctx, interaction, {}, state);
     const raw = (ctx.request.body as Record<string, unknown>).response;
     const clientId = String(interaction.params.client_id);
     // a discoverable sign-in has no account yet: its failures count per IP and per credential id
@@ -392,7 +414,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const subjects = { account: state.accountId ? `webauthn:acct:${state.accountId}` : `webauthn:cred:${hashSubject(claimedId)}`, ip: `ip:${ctx.ip}` };
     const what = { type: 'login.webauthn', subject: state.accountId, clientId };
 
-    if (await refuseIfLocked(ctx, interaction, subjects, what, { method: 'webauthn' })) return;
+    if (await refuseIfLocked(ctx, interaction, subjects, what, state, { method: 'webauthn' })) return;
 
     let accepted;
     try {
@@ -401,13 +423,14 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       if (!(err instanceof WebAuthnRejected)) throw err;
       await deps.attempts.failed(ctx, subjects, { ...what, reason: err.reason });
       ctx.status = 401;
-      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' });
+      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' }, state);
     }
-    const account = await deps.accounts.findById(accepted.credential.accountId);
+    deps.reads.forget(ctx); // the credential's counter and backup state were written
+    const account = await deps.reads.account(ctx, accepted.credential.accountId);
     if (!account || account.disabledAt) {
       await deps.attempts.failed(ctx, subjects, { ...what, subject: accepted.credential.accountId, reason: 'account_disabled' });
       ctx.status = 401;
-      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' });
+      return proceed(ctx, interaction, { error: GENERIC_WEBAUTHN_ERROR, method: 'webauthn' }, state);
     }
     await deps.attempts.succeeded(subjects);
     await deps.audit.record(
@@ -430,8 +453,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       amr: [] as string[],
     };
     event.amr = amrForEvent(event);
-    await recordEvent(deps, interaction, account.id, event);
-    return nextStep(ctx, interaction);
+    return afterVerified(ctx, interaction, await recordEvent(deps, interaction, account.id, event, state.progress));
   });
 
   router.post('/interaction/:uid/abort', form, requireCsrf(csrf, csrfFailed), async (ctx) => {

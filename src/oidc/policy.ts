@@ -32,7 +32,8 @@ export interface StepUpResult {
 export interface PolicyBridgeDeps {
   policy: Policy;
   sessionEvents: SessionEventsStore;
-  enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
+  /** memoized for the request when given its context as scope */
+  enrolledFactors: (accountId: string, scope?: object) => Promise<EnrolledFactor[]>;
   audit: Audit;
   now: () => number;
 }
@@ -91,7 +92,7 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
             events = [...events, ...fresh];
           }
         }
-        const enrolled = await deps.enrolledFactors(accountId);
+        const enrolled = await deps.enrolledFactors(accountId, ctx);
         const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now });
 
         await deps.audit.record({

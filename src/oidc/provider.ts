@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
 import type { Views } from '../http/render.js';
-import type { AccountsRepo } from '../store/accounts.repo.js';
+import type { AccountReads } from '../store/account-reads.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
@@ -34,7 +34,8 @@ export interface ProviderDeps {
   issuer: string;
   redis: Redis;
   redisKeyPrefix: string;
-  accounts: AccountsRepo;
+  /** the account for the protocol (memoized per request: the context is the scope) */
+  findAccount: AccountReads['account'];
   clients: ClientsRepo;
   jwks: { keys: object[] };
   cookieKeys: string[];
@@ -57,7 +58,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     if (!a) adapters.set(name, (a = failClosedAdapter(name === 'Client' ? clientAdapter : redisAdapters(name))));
     return a;
   };
-  const findAccount = createFindAccount(deps.accounts);
+  const findAccount = createFindAccount(deps.findAccount);
   for (const prompt of deps.policy) {
     for (const check of prompt.checks) {
       const run = check.check.bind(check);

@@ -12,7 +12,7 @@ export interface Account {
 }
 
 /** The password hash is deliberately not part of Account: only the password factor reads it. */
-interface AccountRow {
+export interface AccountRow {
   id: string;
   email: string;
   name: string | null;
@@ -22,7 +22,7 @@ interface AccountRow {
   created_at: Date;
 }
 
-const toAccount = (r: AccountRow): Account => ({
+export const toAccount = (r: AccountRow): Account => ({
   id: r.id,
   email: r.email,
   name: r.name,

@@ -1,5 +1,4 @@
 import { generate, generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 
 /**
  * TOTP (RFC 6238) as SPEC §3 fixes it: SHA-1, 6 digits, 30-second steps, ±1 step of clock drift.
@@ -20,6 +19,8 @@ export function totpUri(secret: string, issuer: string, accountName: string): st
 
 /** The enrollment QR code, rendered server-side as an SVG data URL (no script, allowed by the CSP's img-src data:). */
 export async function totpQrDataUrl(uri: string): Promise<string> {
+  // loaded at the first enrollment, not at start (issue #6: idle RSS)
+  const { default: QRCode } = await import('qrcode');
   const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }

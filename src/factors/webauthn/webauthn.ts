@@ -1,13 +1,10 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import { randomBytes } from 'node:crypto';
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { StoredWebAuthnCredential } from '../../store/factors.repo.js';
 
@@ -19,6 +16,18 @@ import type { StoredWebAuthnCredential } from '../../store/factors.repo.js';
  * to the account being stepped up and its `userHandle` must match, and a credential registered
  * device-bound (BE=0) that later claims BE=1 is rejected.
  */
+
+/**
+ * @simplewebauthn/server and its CBOR/ASN.1/COSE dependencies are about 20 MiB resident (issue #6, idle
+ * RSS): loaded at the first registration or assertion check, not at start. Showing a sign-in page
+ * needs only assertion options, built here.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const simpleWebAuthn = () => (library ??= import('@simplewebauthn/server'));
+
+/** WebAuthn L3 §13.4.3: at least 16 random bytes; 32 as @simplewebauthn/server makes them. */
+const CHALLENGE_BYTES = 32;
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
 /** SPEC §3: challenges expire in 5 minutes. */
 export const CHALLENGE_TTL_SECONDS = 5 * 60;
@@ -52,6 +61,7 @@ export async function registrationOptions(args: {
   kind: AuthenticatorKind;
   existing: Pick<StoredWebAuthnCredential, 'credentialId' | 'transports'>[];
 }): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await simpleWebAuthn();
   return generateRegistrationOptions({
     rpName: args.rp.name,
     rpID: args.rp.id,
@@ -90,6 +100,7 @@ export async function verifyRegistration(args: {
   expectedChallenge: string;
   kind: AuthenticatorKind;
 }): Promise<VerifiedRegistration> {
+  const { verifyRegistrationResponse } = await simpleWebAuthn();
   let result;
   try {
     result = await verifyRegistrationResponse({
@@ -123,12 +134,17 @@ export async function authenticationOptions(args: {
   allow: Pick<StoredWebAuthnCredential, 'credentialId' | 'transports'>[];
   requireUserVerification: boolean;
 }): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  return generateAuthenticationOptions({
-    rpID: args.rp.id,
-    allowCredentials: args.allow.map((c) => ({ id: c.credentialId, transports: c.transports as AuthenticatorTransport[] })),
-    userVerification: args.requireUserVerification ? 'required' : 'preferred',
+  // the same options @simplewebauthn/server's generateAuthenticationOptions makes (WebAuthn L3 §5.5)
+  return {
+    rpId: args.rp.id,
+    challenge: randomBytes(CHALLENGE_BYTES).toString('base64url'),
+    allowCredentials: args.allow.map((c) => {
+      if (!BASE64URL.test(c.credentialId)) throw new Error(`allowCredential id "${c.credentialId}" is not a valid base64url string`);
+      return { id: c.credentialId.replace(/=+$/, ''), transports: c.transports as AuthenticatorTransport[], type: 'public-key' as const };
+    }),
     timeout: CEREMONY_TIMEOUT_MS,
-  });
+    userVerification: args.requireUserVerification ? 'required' : 'preferred',
+  };
 }
 
 export interface VerifiedAssertion {
@@ -148,6 +164,7 @@ export async function verifyAssertion(args: {
   credential: StoredWebAuthnCredential;
   requireUserVerification: boolean;
 }): Promise<VerifiedAssertion> {
+  const { verifyAuthenticationResponse } = await simpleWebAuthn();
   let result;
   try {
     result = await verifyAuthenticationResponse({

@@ -68,7 +68,12 @@ export function createFailureLimiter(redis: Redis, prefix: string) {
   return {
     /** Rejects before the guess is even checked, so a locked subject learns nothing from trying. */
     async status(subjects: string[]): Promise<LimitStatus> {
-      const ttls = await Promise.all(subjects.map((s) => redis.pttl(lockKey(s))));
+      if (subjects.length === 0) return { locked: false, retryAfterSeconds: 0 };
+      // one MGET answers the usual case (no lock); the wait is read only for the locks that exist
+      const locks = await redis.mget(...subjects.map(lockKey));
+      const held = subjects.filter((_, i) => locks[i] !== null);
+      if (held.length === 0) return { locked: false, retryAfterSeconds: 0 };
+      const ttls = await Promise.all(held.map((s) => redis.pttl(lockKey(s))));
       const longest = Math.max(0, ...ttls);
       return { locked: longest > 0, retryAfterSeconds: Math.ceil(longest / 1000) };
     },

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { defineScript, runScript } from './scripts.js';
 
 /**
  * oidc-provider's storage for every short-lived model (sessions, interactions, codes, tokens, grants…)
@@ -170,30 +170,13 @@ if type(id) ~= 'string' or id == '' then return {} end
 return redis.call('HGETALL', ARGV[1] .. id)
 `;
 
-/*
- * The scripts go by SHA1 (EVALSHA, and EVAL once when Redis does not know the script yet, e.g. after a
- * restart): sent as text, UPSERT alone is 1.4 KB to encode and write on every save (issue #6 profile:
- * Redis writes were the largest cost of a refresh). Explicit rather than ioredis defineCommand, which
- * ioredis-mock (the embedded default) handles differently for a variable number of keys.
- */
-type Script = { lua: string; sha: string };
-const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 const SCRIPTS = {
-  upsert: script(UPSERT),
-  consume: script(CONSUME),
-  destroy: script(DESTROY),
-  revoke: script(REVOKE),
-  findByIndex: script(FIND_BY_INDEX),
+  upsert: defineScript(UPSERT),
+  consume: defineScript(CONSUME),
+  destroy: defineScript(DESTROY),
+  revoke: defineScript(REVOKE),
+  findByIndex: defineScript(FIND_BY_INDEX),
 };
-
-async function runScript(redis: Redis, { lua, sha }: Script, numberOfKeys: number, ...args: string[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(sha, numberOfKeys, ...args);
-  } catch (err) {
-    if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-    return redis.eval(lua, numberOfKeys, ...args);
-  }
-}
 
 export interface RedisAdapterOptions {
   /** prepended to every key, e.g. `stepup:oidc:` */

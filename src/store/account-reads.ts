@@ -1,0 +1,108 @@
+import type { EnrolledFactor } from '../stepup/index.js';
+import { toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
+import type { Db } from './db.js';
+
+/**
+ * The account and what it can authenticate with, as the sign-in pages and the step-up check read them
+ * (issue #6). One SQL round trip gives the account, its active factors and whether recovery codes
+ * remain (it was three queries, run about four times per sign-in).
+ *
+ * Reads can be memoized for one request: pass a scope object (the Koa context) and every read of the
+ * same account within that request is answered once. The memo hangs off the scope in a WeakMap, so it
+ * is gone with the request; a request that changes factors calls forget(scope) before reading again.
+ * Without a scope every call reads the database.
+ */
+export interface AccountReads {
+  /** @param opts.withFactors read the factors along (one query) when the request will need them next */
+  account(scope: object | undefined, accountId: string, opts?: { withFactors?: boolean }): Promise<Account | undefined>;
+  enrolledFactors(scope: object | undefined, accountId: string): Promise<EnrolledFactor[]>;
+  /** Drops everything memoized for the request: called after the request wrote factors or codes. */
+  forget(scope: object): void;
+}
+
+interface Snapshot {
+  account: Account;
+  enrolled: EnrolledFactor[];
+}
+
+interface ActiveFactorJson {
+  id: string;
+  type: 'totp' | 'webauthn';
+  backup_eligible: boolean | null;
+  user_verifying: boolean | null;
+  attested: boolean | null;
+}
+
+const UUID = /^[0-9a-f-]{36}$/i;
+
+/** Only the columns the policy needs leave the database: never a secret or a public key. */
+const SNAPSHOT_SQL = `
+select a.*,
+  (select count(*) from recovery_codes r where r.account_id = a.id and r.used_at is null)::int as recovery_codes_remaining,
+  coalesce(
+    (select json_agg(json_build_object('id', f.id, 'type', f.type, 'backup_eligible', f.backup_eligible,
+                                       'user_verifying', f.user_verifying, 'attested', f.attested) order by f.created_at asc)
+       from factors f where f.account_id = a.id and f.status = 'active'),
+    '[]'::json) as active_factors
+from accounts a where a.id = ?`;
+
+export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads {
+  const memos = new WeakMap<object, { accounts: Map<string, Promise<Account | undefined>>; snapshots: Map<string, Promise<Snapshot | undefined>> }>();
+
+  const loadSnapshot = async (accountId: string): Promise<Snapshot | undefined> => {
+    if (!UUID.test(accountId)) return undefined; // not a uuid: Postgres would reject the cast
+    const { rows } = (await db.raw(SNAPSHOT_SQL, [accountId])) as {
+      rows: Array<AccountRow & { recovery_codes_remaining: number; active_factors: ActiveFactorJson[] }>;
+    };
+    const row = rows[0];
+    if (!row) return undefined;
+    const account = toAccount(row);
+    // everything the account can authenticate with: its password (if set) and its confirmed factors
+    const enrolled: EnrolledFactor[] = [
+      ...(account.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
+      ...row.active_factors.map(
+        (f): EnrolledFactor =>
+          f.type === 'webauthn'
+            ? { factor: 'webauthn', credentialId: f.id, backupEligible: f.backup_eligible === true, userVerifying: f.user_verifying === true, attested: f.attested === true }
+            : { factor: f.type, credentialId: f.id },
+      ),
+      ...(row.recovery_codes_remaining > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
+    ];
+    return { account, enrolled };
+  };
+
+  const memoFor = (scope: object) => {
+    let memo = memos.get(scope);
+    if (!memo) memos.set(scope, (memo = { accounts: new Map(), snapshots: new Map() }));
+    return memo;
+  };
+  /** A failed read is not remembered: a retry in the same request reads again. */
+  const remember = <T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
+    let pending = map.get(key);
+    if (!pending) {
+      pending = load();
+      map.set(key, pending);
+      pending.catch(() => map.get(key) === pending && map.delete(key));
+    }
+    return pending;
+  };
+
+  const snapshot = (scope: object | undefined, accountId: string) =>
+    scope ? remember(memoFor(scope).snapshots, accountId, () => loadSnapshot(accountId)) : loadSnapshot(accountId);
+
+  return {
+    async account(scope, accountId, opts = {}) {
+      if (!scope) return accounts.findById(accountId);
+      const memo = memoFor(scope);
+      const known = memo.snapshots.get(accountId) ?? (opts.withFactors && !memo.accounts.has(accountId) ? snapshot(scope, accountId) : undefined);
+      if (known) return (await known)?.account;
+      return remember(memo.accounts, accountId, () => accounts.findById(accountId));
+    },
+    async enrolledFactors(scope, accountId) {
+      return (await snapshot(scope, accountId))?.enrolled ?? [];
+    },
+    forget(scope) {
+      memos.delete(scope);
+    },
+  };
+}
