@@ -56,7 +56,11 @@ beforeAll(async () => {
   const adminBrowser = new Browser(server.issuer);
   const adminPage = await adminSignIn(adminBrowser, admin, '/admin/users');
   signedIn.admin = { cookie: adminBrowser.cookieHeader(new URL('/admin/users', server.issuer)), csrf: /name="_csrf" value="([^"]+)"/.exec(adminPage.html)?.[1] ?? '' };
-  realIds.push(member.id, admin.id, clientId, ...(await server.app.stores.factors.listForAccount(member.id)).map((f) => f.id));
+  // ids to aim at: the member's own factors (for /account), and a bystander's account and factors, the
+  // RP client (for /admin). Not the member's account itself: an admin action on it (revoke sessions,
+  // disable) would sign the fuzzer's own /account session out and hide the rest of the run.
+  const bystander = await createAccountWithTotp(server.app, { label: 'Bystander phone' });
+  realIds.push(clientId, bystander.id, ...(await server.app.stores.factors.listForAccount(bystander.id)).map((f) => f.id), ...(await server.app.stores.factors.listForAccount(member.id)).map((f) => f.id));
   adminToken = (await adminApiToken(server.app, server.issuer)).token!;
   const openapi = (await (await fetch(`${server.issuer}/admin/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   apiOperations = Object.entries(openapi.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => /^(get|post|put|patch|delete)$/.test(m)).map((method) => ({ method: method.toUpperCase(), path })));

@@ -208,6 +208,24 @@ describe('Redis OIDC adapter on the real Redis', () => {
     expect(await redis.smembers(`${prefix}grant:${other}`)).toHaveLength(3);
   });
 
+  it('a token minted before its grant was revoked but saved after is not stored; one minted later is (code replay race)', async () => {
+    const grant = `g-${randomUUID()}`;
+    const rt = adapters('RefreshToken');
+    const at = adapters('AccessToken');
+    // a replayed code revokes the grant while the winner of the race is still saving its tokens
+    await Promise.all([rt.revokeByGrantId(grant), at.revokeByGrantId(grant)]);
+    await rt.upsert('rt-late', p({ grantId: grant, iat: now() }), 600);
+    await at.upsert('at-late', p({ grantId: grant, iat: now() }), 60);
+    expect(await rt.find('rt-late')).toBeUndefined();
+    expect(await at.find('at-late')).toBeUndefined();
+    // a new authorization reusing the grant (only an access token had been revoked) mints later: stored
+    await rt.upsert('rt-new', p({ grantId: grant, iat: now() + 5 }), 600);
+    expect(await rt.find('rt-new')).toEqual({ grantId: grant, iat: expect.any(Number) });
+    // tokens of other grants are untouched by the marker
+    await rt.upsert('rt-other', p({ grantId: `g-${randomUUID()}`, iat: now() }), 600);
+    expect(await rt.find('rt-other')).toBeDefined();
+  });
+
   it('the grant set never expires before its members (TTL only raised; persistent for a non-expiring member)', async () => {
     const grant = `g-${randomUUID()}`;
     const setKey = `${prefix}grant:${grant}`;

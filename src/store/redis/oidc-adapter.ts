@@ -38,6 +38,20 @@ export const oidcKeys = (prefix: string) => ({
   account: (accountId: string) => `${prefix}account:${accountId}`,
 });
 
+/**
+ * A revoked grant is marked with the moment of revocation, so a token minted before it but saved after
+ * (the winner of a code race saving its refresh token after a replay revoked the grant, RFC 6749
+ * §4.1.2) is refused by UPSERT instead of outliving the revocation. That window is milliseconds; the
+ * marker outlives it generously and then goes, so it costs nothing for long.
+ */
+const REVOKED_GRANT_MARKER_SECONDS = 600;
+/**
+ * oidc-provider sets a token's iat when it saves it, so "minted before the revocation" is read as "iat
+ * no later than a second after it": a token saved up to 1–2 s after its grant was revoked is refused.
+ * A new authorization reusing the grant (after only an access token was revoked) mints later than that.
+ */
+const REVOKED_GRANT_GRACE_SECONDS = 1;
+
 const GRANTABLE = new Set([
   'AccessToken',
   'AuthorizationCode',
@@ -56,14 +70,21 @@ const GRANTABLE = new Set([
  * Indexes (uid, userCode) are overwritten on every upsert and share the record's TTL: each request
  * re-saves the Session with a sliding TTL.
  *
- * KEYS[1] record, then in order the keys whose flag is '1': grant set, uid index, userCode index,
- * account set.
+ * KEYS[1] record, then in order the keys whose flag is '1': grant set and its revocation marker, uid
+ * index, userCode index, account set.
  * ARGV: payload JSON, ttl seconds ('0' = no expiry), id, grant flag, uid flag, userCode flag,
- * grantId, uid, userCode, account flag, accountId.
+ * grantId, uid, userCode, account flag, accountId, the payload's iat ('' when none).
  */
 const UPSERT = `
 local ttl = tonumber(ARGV[2])
 local record = KEYS[1]
+-- a token minted before its grant was revoked but saved after (see REVOKE) is not stored: the client
+-- holds a token that finds nothing. Tokens minted later (a new authorization reusing the grant) are.
+if ARGV[4] == '1' then
+  local revokedAt = tonumber(redis.call('GET', KEYS[3]) or '')
+  local iat = tonumber(ARGV[12])
+  if revokedAt ~= nil and (iat == nil or iat <= revokedAt) then return 0 end
+end
 redis.call('DEL', record)
 redis.call('HSET', record, 'payload', ARGV[1])
 if ttl > 0 then redis.call('EXPIRE', record, ttl) end
@@ -82,7 +103,7 @@ local function member(set)
 end
 if ARGV[4] == '1' then
   local set = KEYS[n]
-  n = n + 1
+  n = n + 2 -- the grant set, then its revocation marker
   redis.call('HSET', record, 'grantId', ARGV[7])
   member(set)
 end
@@ -155,6 +176,7 @@ const REVOKE = `
 local members = redis.call('SMEMBERS', KEYS[1])
 for i = 1, #members do redis.call('DEL', members[i]) end
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[1]))
 return #members
 `;
 
@@ -189,6 +211,7 @@ export function createRedisAdapterFactory(
 ): (modelName: string) => Adapter {
   const { prefix } = options;
   const grantKey = (grantId: string) => `${prefix}grant:${grantId}`;
+  const revokedGrantKey = (grantId: string) => `${prefix}grant:${grantId}:revoked`;
   const uidKey = (uid: string) => `${prefix}sessionUid:${uid}`;
   const userCodeKey = (userCode: string) => `${prefix}userCode:${userCode}`;
   const accountKey = oidcKeys(prefix).account;
@@ -226,7 +249,7 @@ export function createRedisAdapterFactory(
         const userCode = typeof payload.userCode === 'string' && payload.userCode ? payload.userCode : '';
         const accountId = ACCOUNT_INDEXED.has(model) && typeof payload.accountId === 'string' && payload.accountId ? payload.accountId : '';
         const keys = [key(id)];
-        if (grantId) keys.push(grantKey(grantId));
+        if (grantId) keys.push(grantKey(grantId), revokedGrantKey(grantId));
         if (uid) keys.push(uidKey(uid));
         if (userCode) keys.push(userCodeKey(userCode));
         if (accountId) keys.push(accountKey(accountId));
@@ -245,6 +268,7 @@ export function createRedisAdapterFactory(
           userCode,
           accountId ? '1' : '0',
           accountId,
+          typeof payload.iat === 'number' ? String(payload.iat) : '',
         );
       },
 
@@ -268,7 +292,7 @@ export function createRedisAdapterFactory(
       },
 
       async revokeByGrantId(grantId: string) {
-        await script('revoke', 1, grantKey(grantId));
+        await script('revoke', 2, grantKey(grantId), revokedGrantKey(grantId), String(REVOKED_GRANT_MARKER_SECONDS), String(Math.floor(Date.now() / 1000) + REVOKED_GRANT_GRACE_SECONDS));
       },
     };
   };
