@@ -96,7 +96,8 @@ function coreSuite(getRedis: () => Redis) {
       expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
       expect((r.reason as InstanceType<typeof errors.InvalidGrant>).error).toBe('invalid_grant');
     }
-    expect((await codes.find(id))?.consumed).toEqual(expect.any(Number));
+    // the replays revoked the code's grant (RFC 6749 §4.1.2), the consumed code with it
+    expect(await codes.find(id)).toBeUndefined();
   });
 
   it('consume of a missing record rejects with InvalidGrant and creates nothing', async () => {
@@ -206,6 +207,20 @@ describe('Redis OIDC adapter on the real Redis', () => {
     expect(await rt.find('rt2')).toEqual({ grantId: other });
     expect(await ac.find('ac2')).toEqual({ grantId: other });
     expect(await redis.smembers(`${prefix}grant:${other}`)).toHaveLength(3);
+  });
+
+  it('a second consume of a code (a replay that raced the first use) revokes every token of its grant', async () => {
+    const grant = `g-${randomUUID()}`;
+    const ac = adapters('AuthorizationCode');
+    const rt = adapters('RefreshToken');
+    await ac.upsert('code1', p({ grantId: grant }), 60);
+    await ac.consume('code1'); // the first use wins…
+    await rt.upsert('rt-from-code', p({ grantId: grant, iat: now() - 5 }), 600); // …and has already saved its refresh token
+    await expect(ac.consume('code1')).rejects.toThrow(errors.InvalidGrant); // the replay
+    expect(await rt.find('rt-from-code')).toBeUndefined();
+    // and the first use's token saved a moment later is refused too
+    await rt.upsert('rt-late', p({ grantId: grant, iat: now() }), 600);
+    expect(await rt.find('rt-late')).toBeUndefined();
   });
 
   it('a token minted before its grant was revoked but saved after is not stored; one minted later is (code replay race)', async () => {

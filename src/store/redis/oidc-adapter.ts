@@ -134,7 +134,19 @@ return 1
  */
 const CONSUME = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1]) == 1 then return 1 end
+-- A second use of a single-use grant source (a replayed code or refresh token). RFC 6749 §4.1.2: revoke
+-- what the grant issued. oidc-provider does so only when it reads 'consumed' before calling consume();
+-- a replay racing the first use reads it unset and lands here, so the revocation is done here too.
+local grantId = redis.call('HGET', KEYS[1], 'grantId')
+if type(grantId) == 'string' and grantId ~= '' then
+  local set = ARGV[2] .. 'grant:' .. grantId
+  local members = redis.call('SMEMBERS', set)
+  for i = 1, #members do redis.call('DEL', members[i]) end
+  redis.call('DEL', set)
+  redis.call('SET', set .. ':revoked', ARGV[3], 'EX', tonumber(ARGV[4]))
+end
+return 0
 `;
 
 /*
@@ -283,7 +295,8 @@ export function createRedisAdapterFactory(
       },
 
       async consume(id: string) {
-        const won = await script('consume', 1, key(id), String(Math.floor(Date.now() / 1000)));
+        const nowSeconds = Math.floor(Date.now() / 1000);
+        const won = await script('consume', 1, key(id), String(nowSeconds), prefix, String(nowSeconds + REVOKED_GRANT_GRACE_SECONDS), String(REVOKED_GRANT_MARKER_SECONDS));
         if (won !== 1) throw new errors.InvalidGrant('grant request is invalid (already consumed or not found)');
       },
 
