@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
@@ -32,6 +31,7 @@ import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
 import type { AccountSessions } from '../store/redis/account-sessions.js';
 import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
+import { builtInSignIn } from '../oidc/built-in-sign-in.js';
 
 /**
  * `/account` (SPEC §5): a signed-in user's own factors: list, add a passkey or security key, rename,
@@ -80,6 +80,16 @@ const shortDate = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')
 export function createAccountRouter(deps: AccountDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
+  const door = builtInSignIn({
+    provider,
+    issuer: deps.issuer,
+    accounts: deps.accounts,
+    sessionEvents: deps.sessionEvents,
+    clientId: ACCOUNT_CLIENT_ID,
+    base: '/account',
+    cookieName: STATE_COOKIE,
+    returnPaths: RETURN_PATHS,
+  });
   // the level a new WebAuthn credential brings: the policy's phishing-resistant step
   const webauthnLevel = deps.policy.levels.find((l) => l.step === 'phishing_resistant')?.acr;
   // …and a new authenticator app's: the second-factor step
@@ -101,48 +111,18 @@ export function createAccountRouter(deps: AccountDeps): Router {
     await next();
   });
 
-  /** The signed-in account and its session's factor events, or undefined. */
-  const signedIn = async (ctx: Context) => {
-    const session = (await provider.Session.get(ctx as never)) as { accountId?: string; uid?: string };
-    if (!session.accountId || !session.uid) return undefined;
-    const account = await deps.accounts.findById(session.accountId);
-    if (!account || account.disabledAt) return undefined;
-    const events = await deps.sessionEvents.get(session.uid, account.id);
-    return { account, sessionUid: session.uid, events };
-  };
+  const signedIn = (ctx: Context) => door.signedIn(ctx);
 
   /** Sends the browser through /auth (sign in, or a fresh step-up at `acr`) and back to `returnTo`. */
   const signIn = (ctx: Context, returnTo: string, acr?: string, events: StoredFactorEvent[] = []) => {
-    const state = randomBytes(24).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATHS.test(returnTo) ? returnTo : '/account'}`, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: ctx.secure,
-      path: '/account',
-      signed: true,
-      maxAge: 15 * 60 * 1000,
-      overwrite: true,
-    });
-    const url = new URL('/auth', deps.issuer);
-    url.searchParams.set('client_id', ACCOUNT_CLIENT_ID);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('scope', 'openid');
-    url.searchParams.set('redirect_uri', `${deps.issuer}/account/callback`);
-    url.searchParams.set('state', state);
-    // PKCE is required for every client (SPEC §5); this client never redeems its code (see callback)
-    url.searchParams.set('code_challenge', createHash('sha256').update(randomBytes(32)).digest('base64url'));
-    url.searchParams.set('code_challenge_method', 'S256');
-    if (acr) {
-      url.searchParams.set('acr_values', acr);
-      // SPEC §4 wants every step up to that level verified within 5 minutes. When everything the session
-      // verified is that recent, max_age=300 asks only for the missing steps (a password typed a moment
-      // ago is not asked again); otherwise max_age=0 (prompt=login, SPEC §2 rule 6) re-verifies them all.
-      // The margin keeps the first path from ending just past the window, which would loop once more.
-      const oldest = Math.min(...events.map((e) => e.at));
-      const allRecent = events.length > 0 && deps.now() - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60;
-      url.searchParams.set('max_age', allRecent ? String(ENROLLMENT_FRESHNESS_SECONDS) : '0');
-    }
-    ctx.redirect(url.pathname + url.search);
+    if (!acr) return door.redirect(ctx, returnTo);
+    // SPEC §4 wants every step up to that level verified within 5 minutes. When everything the session
+    // verified is that recent, max_age=300 asks only for the missing steps (a password typed a moment
+    // ago is not asked again); otherwise max_age=0 (prompt=login, SPEC §2 rule 6) re-verifies them all.
+    // The margin keeps the first path from ending just past the window, which would loop once more.
+    const oldest = Math.min(...events.map((e) => e.at));
+    const allRecent = events.length > 0 && deps.now() - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60;
+    door.redirect(ctx, returnTo, { acr, maxAge: allRecent ? ENROLLMENT_FRESHNESS_SECONDS : 0 });
   };
 
   /** SPEC §4: the level a change needs and whether the session verified it within 5 minutes. */
@@ -178,24 +158,16 @@ export function createAccountRouter(deps: AccountDeps): Router {
   });
 
   router.get('/account/callback', async (ctx) => {
-    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
-    ctx.cookies.set(STATE_COOKIE, null, { path: '/account', signed: true });
-    if (!expected || typeof ctx.query.state !== 'string' || ctx.query.state !== expected) {
+    const outcome = await door.callback(ctx);
+    if (outcome.ok) return ctx.redirect(outcome.returnTo);
+    if (outcome.reason === 'state_mismatch') {
       return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open your account page again.');
     }
-    // the page uses the SSO session, not tokens: the code is destroyed unredeemed
-    if (typeof ctx.query.code === 'string' && ctx.query.code.length < 200) {
-      const code = await provider.AuthorizationCode.find(ctx.query.code).catch(() => undefined);
-      if (code?.clientId === ACCOUNT_CLIENT_ID) await code.destroy();
-    }
-    if (typeof ctx.query.error === 'string') {
-      const message =
-        ctx.query.error === 'unmet_authentication_requirements'
-          ? 'Your account has no sign-in method that can confirm this change. Ask your administrator for help.'
-          : 'You were not signed in.';
-      return problem(ctx, 403, 'Not signed in', message);
-    }
-    ctx.redirect(RETURN_PATHS.test(returnTo ?? '') ? returnTo! : '/account');
+    const message =
+      outcome.error === 'unmet_authentication_requirements'
+        ? 'Your account has no sign-in method that can confirm this change. Ask your administrator for help.'
+        : 'You were not signed in.';
+    return problem(ctx, 403, 'Not signed in', message);
   });
 
   const kindOf = (value: unknown): AuthenticatorKind | undefined => AUTHENTICATOR_KINDS.find((k) => k === value);

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
@@ -15,6 +14,7 @@ import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/sessi
 import { AdminError, auditJson, type Actor, type AdminService } from './admin-service.js';
 import { auditCsv, auditFilterOf } from './api.routes.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
+import { builtInSignIn } from '../oidc/built-in-sign-in.js';
 import { auditQuery, clientCreateInput, clientUpdateInput, GRANT_TYPES, resetFactorsInput, userCreateInput } from './schemas.js';
 
 /**
@@ -72,6 +72,16 @@ const acrChange = (details: Record<string, unknown>) => {
 export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const { provider, views, csrf, policy, admin } = deps;
   const router = new Router();
+  const door = builtInSignIn({
+    provider,
+    issuer: deps.issuer,
+    accounts: deps.accounts,
+    sessionEvents: deps.sessionEvents,
+    clientId: ADMIN_CLIENT_ID,
+    base: '/admin',
+    cookieName: STATE_COOKIE,
+    returnPaths: RETURN_PATH,
+  });
   const sessionLevel = policy.levels.find((l) => l.step === 'second_factor') ?? policy.levels[0]!;
   const phishingResistant = policy.levels.find((l) => l.step === 'phishing_resistant');
 
@@ -84,41 +94,10 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     page(ctx, 'admin/message.njk', { title, message, requestId: ctx.state.requestId }, status);
 
   /** The SSO session's account and factor events, or undefined. */
-  const session = async (ctx: Context): Promise<SignedInAdmin | undefined> => {
-    const s = (await provider.Session.get(ctx as never)) as { accountId?: string; uid?: string };
-    if (!s.accountId || !s.uid) return undefined;
-    const account = await deps.accounts.findById(s.accountId);
-    if (!account || account.disabledAt) return undefined;
-    return { account, sessionUid: s.uid, events: await deps.sessionEvents.get(s.uid, account.id) };
-  };
+  const session = (ctx: Context): Promise<SignedInAdmin | undefined> => door.signedIn(ctx);
 
-  /** Through /auth as `stepup-admin`, at `acr` (fresh when `fresh`), back to `returnTo`. */
-  const signIn = (ctx: Context, returnTo: string, acr: string, fresh: boolean) => {
-    const state = randomBytes(24).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}|${RETURN_PATH.test(returnTo) ? returnTo : '/admin'}`, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: ctx.secure,
-      path: '/admin',
-      signed: true,
-      maxAge: 15 * 60 * 1000,
-      overwrite: true,
-    });
-    const url = new URL('/auth', deps.issuer);
-    url.searchParams.set('client_id', ADMIN_CLIENT_ID);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('scope', 'openid');
-    url.searchParams.set('redirect_uri', `${deps.issuer}/admin/callback`);
-    url.searchParams.set('state', state);
-    // PKCE is required for every client (SPEC §5); the code is never redeemed (see the callback)
-    url.searchParams.set('code_challenge', createHash('sha256').update(randomBytes(32)).digest('base64url'));
-    url.searchParams.set('code_challenge_method', 'S256');
-    url.searchParams.set('acr_values', acr);
-    // SPEC §2 rule 6: max_age=0 asks for a fresh verification of every step up to the level
-    if (fresh) url.searchParams.set('max_age', '0');
-    ctx.status = 302;
-    ctx.redirect(url.pathname + url.search);
-  };
+  /** Through /auth as `stepup-admin`, at `acr` (fresh when `fresh`: SPEC §2 rule 6, max_age=0), back to `returnTo`. */
+  const signIn = (ctx: Context, returnTo: string, acr: string, fresh: boolean) => door.redirect(ctx, returnTo, { acr, ...(fresh ? { maxAge: 0 } : {}) });
 
   /** The level a destructive action needs from this admin (issue #5 default). */
   const destructiveLevel = async (admin: SignedInAdmin): Promise<LevelDefinition> => {
@@ -146,24 +125,16 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
 
   router.get('/admin/callback', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    const [expected, returnTo] = (ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '').split('|');
-    ctx.cookies.set(STATE_COOKIE, null, { path: '/admin', signed: true });
-    if (!expected || typeof ctx.query.state !== 'string' || ctx.query.state !== expected) {
+    const outcome = await door.callback(ctx);
+    if (outcome.ok) return ctx.redirect(outcome.returnTo);
+    if (outcome.reason === 'state_mismatch') {
       return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open the admin pages again.');
     }
-    // the admin pages use the SSO session, not tokens: the code is destroyed unredeemed
-    if (typeof ctx.query.code === 'string' && ctx.query.code.length < 200) {
-      const code = await provider.AuthorizationCode.find(ctx.query.code).catch(() => undefined);
-      if (code?.clientId === ADMIN_CLIENT_ID) await code.destroy();
-    }
-    if (typeof ctx.query.error === 'string') {
-      const message =
-        ctx.query.error === 'unmet_authentication_requirements'
-          ? 'Your account has no sign-in method that reaches the level the admin pages need.'
-          : 'You were not signed in.';
-      return problem(ctx, 403, 'Not signed in', message);
-    }
-    ctx.redirect(RETURN_PATH.test(returnTo ?? '') ? returnTo! : '/admin');
+    const message =
+      outcome.error === 'unmet_authentication_requirements'
+        ? 'Your account has no sign-in method that reaches the level the admin pages need.'
+        : 'You were not signed in.';
+    return problem(ctx, 403, 'Not signed in', message);
   });
 
   router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.' }));
