@@ -32,7 +32,7 @@ async function signedInBrowser(email: string, password: string, path = '/account
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
 describe('adding an authenticator app on /account', () => {
-  it('shows the QR code and key, refuses a wrong code (rate limited, audited), confirms with a right one and issues recovery codes', async () => {
+  it('shows the QR code and key, refuses a wrong code (audited), confirms with a right one and issues recovery codes', async () => {
     const user = await createUser(server.app);
     const { browser, page: start } = await signedInBrowser(user.email, user.password, '/account/totp/new');
     expect(start.html).toContain('Add an authenticator app');
@@ -60,6 +60,28 @@ describe('adding an authenticator app on /account', () => {
     expect(account.html).toContain('Your new sign-in method is ready.');
     expect(account.html).toContain('Authenticator app');
     expect(account.html).toContain('10 unused recovery codes');
+  });
+
+  it('locks out after repeated wrong codes: a right code is refused while locked (SPEC §3 rate limits)', async () => {
+    const user = await createUser(server.app);
+    const { browser, page: start } = await signedInBrowser(user.email, user.password, '/account/totp/new');
+    const key = /<code id="manual-key">([^<]+)<\/code>/.exec(start.html)![1]!.replace(/\s/g, '');
+    const right = await totpCodeAt(key, now());
+    const wrong = right === '000000' ? '111111' : '000000';
+    let page = start;
+    const statuses: number[] = [];
+    for (let i = 0; i < 8 && !statuses.includes(429); i++) {
+      page = await browser.submit(page, '/account/totp', { code: wrong });
+      statuses.push(page.status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect(page.headers.get('retry-after')).toBeTruthy();
+    expect(page.html).toContain('Too many attempts');
+    const locked = await browser.submit(page, '/account/totp', { code: right });
+    expect(locked.status).toBe(429);
+    expect(await server.app.stores.factors.listForAccount(user.id)).toHaveLength(0);
+    const audit = await server.app.stores.audit.list({ subject: user.id, type: 'factor.enroll' });
+    expect(audit.map((e) => e.reason)).toEqual(expect.arrayContaining(['lockout_started', 'locked_out']));
   });
 
   it('a setup of another account cannot be confirmed with this session', async () => {

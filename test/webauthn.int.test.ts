@@ -356,6 +356,24 @@ describe('hostile assertions are rejected, audited, and leave the session level 
     await expectRejected(browser, page, key.assert(optionsIn(page), { backupEligible: true }), user.id, 'backup_eligibility_changed');
   });
 
+  it('repeated failures lock the step out: a valid assertion is refused while locked, and the counter is not spent', async () => {
+    const { key, browser, page, user } = await atWebAuthnPage({ counter: 3 });
+    let current = page;
+    const statuses: number[] = [];
+    for (let i = 0; i < 8 && !statuses.includes(429); i++) {
+      current = await postAssertion(browser, current, 'not json');
+      statuses.push(current.status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect(current.headers.get('retry-after')).toBeTruthy();
+    const locked = await postAssertion(browser, current, key.assert(optionsIn(current)));
+    expect(locked.status).toBe(429);
+    expect(isCallback(locked)).toBe(false);
+    expect((await server.app.stores.factors.findWebAuthnCredential(key.idB64))!.signCount).toBe(3);
+    const audit = await server.app.stores.audit.list({ subject: user.id, type: 'login.webauthn', limit: 50 });
+    expect(audit.map((e) => e.reason)).toEqual(expect.arrayContaining(['lockout_started', 'locked_out']));
+  });
+
   it('a malformed response', async () => {
     const { browser, page, user } = await atWebAuthnPage();
     await expectRejected(browser, page, 'not json', user.id, 'malformed_response');
