@@ -118,6 +118,17 @@ export const auditJson = (e: StoredAuditEvent): z.output<typeof auditEventOutput
 /** 256 random bits: enough for client_secret_jwt (HS256) too. */
 const newClientSecret = () => randomBytes(32).toString('base64url');
 
+/** A client's editable fields from the admin input (create and edit share them; empty strings mean unset). */
+const clientFields = (input: z.output<typeof clientUpdateInput>): Omit<ClientRecord, 'clientId' | 'clientSecret'> => ({
+  clientName: input.client_name || undefined,
+  redirectUris: input.redirect_uris,
+  postLogoutRedirectUris: input.post_logout_redirect_uris,
+  grantTypes: input.grant_types,
+  scope: input.scope || undefined,
+  defaultAcrValues: input.default_acr_values,
+  minimumAcr: input.minimum_acr || undefined,
+});
+
 export function createAdminService(deps: AdminServiceDeps) {
   const record = (by: Actor, ctx: Context | undefined, type: string, subject: string, details: Record<string, unknown> = {}, reason?: string) =>
     deps.audit.record({ type, outcome: 'success', actor: by.actor, clientId: by.clientId, subject, reason, details }, ctx);
@@ -226,13 +237,7 @@ export function createAdminService(deps: AdminServiceDeps) {
       const c: ClientRecord = {
         clientId: input.client_id,
         clientSecret: input.confidential ? newClientSecret() : undefined,
-        clientName: input.client_name || undefined,
-        redirectUris: input.redirect_uris,
-        postLogoutRedirectUris: input.post_logout_redirect_uris,
-        grantTypes: input.grant_types,
-        scope: input.scope || undefined,
-        defaultAcrValues: input.default_acr_values,
-        minimumAcr: input.minimum_acr || undefined,
+        ...clientFields(input),
       };
       try {
         await deps.clients.create(c);
@@ -247,15 +252,7 @@ export function createAdminService(deps: AdminServiceDeps) {
     async updateClient(by: Actor, clientId: string, input: z.output<typeof clientUpdateInput>, ctx?: Context) {
       const existing = await storedClient(clientId);
       checkClient(input, Boolean(existing.clientSecret));
-      const updated = await deps.clients.update(clientId, {
-        clientName: input.client_name || undefined,
-        redirectUris: input.redirect_uris,
-        postLogoutRedirectUris: input.post_logout_redirect_uris,
-        grantTypes: input.grant_types,
-        scope: input.scope || undefined,
-        defaultAcrValues: input.default_acr_values,
-        minimumAcr: input.minimum_acr || undefined,
-      });
+      const updated = await deps.clients.update(clientId, clientFields(input));
       if (!updated) throw notFound('client');
       await record(by, ctx, 'admin.client.update', `client:${clientId}`, { clientId });
       return updated;

@@ -31,6 +31,17 @@ export class DuplicateClientError extends Error {}
 // the sealed secret is bound to its client id, so a row's ciphertext cannot be moved to another client
 const secretContext = (clientId: string) => `client_secret:${clientId}`;
 
+/** The columns a client's editable fields are stored in (everything but the id and the secret). */
+const editableColumns = (c: Omit<ClientRecord, 'clientId' | 'clientSecret'>) => ({
+  redirect_uris: JSON.stringify(c.redirectUris),
+  post_logout_redirect_uris: JSON.stringify(c.postLogoutRedirectUris),
+  grant_types: JSON.stringify(c.grantTypes),
+  scope: c.scope ?? null,
+  default_acr_values: JSON.stringify(c.defaultAcrValues),
+  minimum_acr: c.minimumAcr ?? null,
+  client_name: c.clientName ?? null,
+});
+
 export function createClientsRepo(db: Db, sealer: Sealer) {
   const toRecord = (r: ClientRow): ClientRecord => ({
     clientId: r.client_id,
@@ -50,13 +61,7 @@ export function createClientsRepo(db: Db, sealer: Sealer) {
         await db('clients').insert({
           client_id: c.clientId,
           client_secret_sealed: c.clientSecret ? sealer.seal(c.clientSecret, secretContext(c.clientId)) : null,
-          redirect_uris: JSON.stringify(c.redirectUris),
-          post_logout_redirect_uris: JSON.stringify(c.postLogoutRedirectUris),
-          grant_types: JSON.stringify(c.grantTypes),
-          scope: c.scope ?? null,
-          default_acr_values: JSON.stringify(c.defaultAcrValues),
-          minimum_acr: c.minimumAcr ?? null,
-          client_name: c.clientName ?? null,
+          ...editableColumns(c),
         });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw new DuplicateClientError(`client ${c.clientId} exists`);
@@ -76,16 +81,7 @@ export function createClientsRepo(db: Db, sealer: Sealer) {
     async update(clientId: string, c: Omit<ClientRecord, 'clientId' | 'clientSecret'>): Promise<ClientRecord | undefined> {
       const rows = await db<ClientRow>('clients')
         .where({ client_id: clientId })
-        .update({
-          redirect_uris: JSON.stringify(c.redirectUris),
-          post_logout_redirect_uris: JSON.stringify(c.postLogoutRedirectUris),
-          grant_types: JSON.stringify(c.grantTypes),
-          scope: c.scope ?? null,
-          default_acr_values: JSON.stringify(c.defaultAcrValues),
-          minimum_acr: c.minimumAcr ?? null,
-          client_name: c.clientName ?? null,
-          updated_at: db.fn.now(),
-        } as never)
+        .update({ ...editableColumns(c), updated_at: db.fn.now() } as never)
         .returning('*');
       return rows[0] ? toRecord(rows[0] as ClientRow) : undefined;
     },
