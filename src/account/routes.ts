@@ -22,7 +22,7 @@ import {
 import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
-import { ENROLLMENT_FRESHNESS_SECONDS, levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
+import { levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
@@ -116,13 +116,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
   /** Sends the browser through /auth (sign in, or a fresh step-up at `acr`) and back to `returnTo`. */
   const signIn = (ctx: Context, returnTo: string, acr?: string, events: StoredFactorEvent[] = []) => {
     if (!acr) return door.redirect(ctx, returnTo);
-    // SPEC §4 wants every step up to that level verified within 5 minutes. When everything the session
-    // verified is that recent, max_age=300 asks only for the missing steps (a password typed a moment
-    // ago is not asked again); otherwise max_age=0 (prompt=login, SPEC §2 rule 6) re-verifies them all.
-    // The margin keeps the first path from ending just past the window, which would loop once more.
-    const oldest = Math.min(...events.map((e) => e.at));
-    const allRecent = events.length > 0 && deps.now() - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60;
-    door.redirect(ctx, returnTo, { acr, maxAge: allRecent ? ENROLLMENT_FRESHNESS_SECONDS : 0 });
+    door.redirect(ctx, returnTo, { acr, maxAge: maxAgeForFreshStepUp(events, deps.now()) });
   };
 
   /** SPEC §4: the level a change needs and whether the session verified it within 5 minutes. */

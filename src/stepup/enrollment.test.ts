@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { amrForEvent, DEFAULT_POLICY, highestReachableLevel, levelRequiredForChange, verifiedFreshlyAt, type EnrolledFactor, type FactorEvent } from './index.js';
+import { amrForEvent, DEFAULT_POLICY, highestReachableLevel, levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt, type EnrolledFactor, type FactorEvent } from './index.js';
 
 const NOW = 1_800_000_000;
 const password: EnrolledFactor = { factor: 'password', credentialId: 'password' };
@@ -47,5 +47,16 @@ describe('SPEC §4: a fresh verification is every step of the level within 5 min
     const events = [event({ factor: 'webauthn', at: NOW - 10, userVerified: true, backupEligible: false })];
     expect(verifiedFreshlyAt(DEFAULT_POLICY, level('phrh'), events, NOW)).toBe(true);
     expect(verifiedFreshlyAt(DEFAULT_POLICY, level('phrh'), events, NOW + 301)).toBe(false);
+  });
+});
+
+describe('maxAgeForFreshStepUp (SPEC §4 via SPEC §2 rule 6)', () => {
+  const now = 1_000_000;
+  it('asks only for missing steps when every verification is recent, with a minute of margin', () => {
+    expect(maxAgeForFreshStepUp([{ at: now - 10 }, { at: now - 239 }], now)).toBe(300);
+    expect(maxAgeForFreshStepUp([{ at: now - 10 }, { at: now - 241 }], now)).toBe(0);
+  });
+  it('re-verifies everything when the session verified nothing', () => {
+    expect(maxAgeForFreshStepUp([], now)).toBe(0);
   });
 });

@@ -37,3 +37,16 @@ export function verifiedFreshlyAt(policy: Policy, level: LevelDefinition, events
   const strict: Policy = { ...policy, levels: policy.levels.map((l) => ({ ...l, maxAge: Math.min(l.maxAge, ENROLLMENT_FRESHNESS_SECONDS) })) };
   return heldLevels(strict, events, now).includes(level.acr);
 }
+
+/**
+ * The `max_age` of the step-up that makes a change possible (SPEC §4: every step up to the level verified
+ * within 5 minutes). When everything the session verified is that recent, max_age=300 asks only for the
+ * missing steps (a password typed a moment ago is not asked again); otherwise max_age=0 (prompt=login,
+ * SPEC §2 rule 6) re-verifies them all. The one-minute margin keeps the first path from ending just past
+ * the window, which would send the user round once more.
+ */
+export function maxAgeForFreshStepUp(events: readonly Pick<FactorEvent, 'at'>[], now: number): number {
+  if (events.length === 0) return 0;
+  const oldest = Math.min(...events.map((e) => e.at));
+  return now - oldest <= ENROLLMENT_FRESHNESS_SECONDS - 60 ? ENROLLMENT_FRESHNESS_SECONDS : 0;
+}

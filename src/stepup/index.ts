@@ -12,4 +12,4 @@ export {
 export { ENROLLABLE_DURING_STEP_UP, SECOND_FACTOR_KINDS, provesStep, type EnrolledFactor } from './steps.js';
 export { heldLevels, tokenClaimsFor, type TokenClaims } from './held-levels.js';
 export { evaluate, type Decision, type EvaluateArgs, type MissingStep, type SatisfiedReason, type StepUpReason, type UnmetReason } from './evaluate.js';
-export { ENROLLMENT_FRESHNESS_SECONDS, highestReachableLevel, levelRequiredForChange, verifiedFreshlyAt } from './enrollment.js';
+export { ENROLLMENT_FRESHNESS_SECONDS, highestReachableLevel, levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt } from './enrollment.js';
