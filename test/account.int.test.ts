@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hashRecoveryCode } from '../src/factors/recovery-codes/recovery-codes.js';
 import { totpCodeAt } from '../src/factors/totp/totp.js';
-import { Browser, type Page } from './support/browser.js';
+import { Browser, findForm, type Page } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { createUser } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
@@ -125,3 +125,34 @@ describe('new recovery codes on /account', () => {
     expect(audit[0]).toMatchObject({ outcome: 'success', reason: 'regenerated' });
   });
 });
+
+describe('signing in to /account through stepup itself (built-in client)', () => {
+  it('refuses a callback it did not start, and destroys the code it receives unredeemed', async () => {
+    const stranger = new Browser(server.issuer);
+    const forged = await stranger.follow('/account/callback?state=guess&code=abc');
+    expect(forged.status).toBe(400);
+    expect(forged.html).toContain('Sign-in expired');
+
+    const user = await createUser(server.app);
+    const browser = new Browser(server.issuer);
+    const login = await browser.follow('/account');
+    // the password post redirects through oidc-provider's resume to the callback: stop there to see the code
+    let res = await browser.request(findFormAction(login), { method: 'POST', body: new URLSearchParams({ ...hiddenFields(login), email: user.email, password: user.password }) });
+    while (res.status >= 300 && res.status < 400 && !res.headers.get('location')!.includes('/account/callback')) {
+      res = await browser.request(new URL(res.headers.get('location')!, res.url).toString());
+    }
+    const callback = new URL(res.headers.get('location')!, res.url);
+    const code = callback.searchParams.get('code')!;
+    expect(code).toBeTruthy();
+    const page = await browser.follow(callback.toString());
+    expect(page.html).toContain('Sign-in methods');
+    expect(await server.app.provider.AuthorizationCode.find(code)).toBeUndefined();
+  });
+});
+
+function findFormAction(page: Page): string {
+  return new URL(findForm(page.html, '/password').action, page.url).toString();
+}
+function hiddenFields(page: Page): Record<string, string> {
+  return findForm(page.html, '/password').hidden;
+}

@@ -151,18 +151,13 @@ export function createAccountRouter(deps: AccountDeps): Router {
     });
   });
 
-  router.get('/account/callback', async (ctx) => {
-    const outcome = await door.callback(ctx);
-    if (outcome.ok) return ctx.redirect(outcome.returnTo);
-    if (outcome.reason === 'state_mismatch') {
-      return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open your account page again.');
-    }
-    const message =
-      outcome.error === 'unmet_authentication_requirements'
-        ? 'Your account has no sign-in method that can confirm this change. Ask your administrator for help.'
-        : 'You were not signed in.';
-    return problem(ctx, 403, 'Not signed in', message);
-  });
+  router.get('/account/callback', (ctx) =>
+    door.handleCallback(
+      ctx,
+      { restart: 'Open your account page again.', unreachable: 'Your account has no sign-in method that can confirm this change. Ask your administrator for help.' },
+      problem,
+    ),
+  );
 
   const kindOf = (value: unknown): AuthenticatorKind | undefined => AUTHENTICATOR_KINDS.find((k) => k === value);
 

@@ -123,19 +123,13 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const csrfFailed = (ctx: Context) => problem(ctx, 403, 'Form expired', 'This form expired or was submitted from another site. Go back and try again.');
   const post = [form, requireCsrf(csrf, csrfFailed)];
 
-  router.get('/admin/callback', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
-    const outcome = await door.callback(ctx);
-    if (outcome.ok) return ctx.redirect(outcome.returnTo);
-    if (outcome.reason === 'state_mismatch') {
-      return problem(ctx, 400, 'Sign-in expired', 'This sign-in was started elsewhere or took too long. Open the admin pages again.');
-    }
-    const message =
-      outcome.error === 'unmet_authentication_requirements'
-        ? 'Your account has no sign-in method that reaches the level the admin pages need.'
-        : 'You were not signed in.';
-    return problem(ctx, 403, 'Not signed in', message);
-  });
+  router.get('/admin/callback', (ctx) =>
+    door.handleCallback(
+      ctx,
+      { restart: 'Open the admin pages again.', unreachable: 'Your account has no sign-in method that reaches the level the admin pages need.' },
+      problem,
+    ),
+  );
 
   router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.' }));
 

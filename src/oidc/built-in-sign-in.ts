@@ -81,6 +81,17 @@ export function builtInSignIn(opts: BuiltInSignInOptions) {
       if (typeof ctx.query.error === 'string') return { ok: false, reason: 'error', error: ctx.query.error };
       return { ok: true, returnTo: safeReturn(returnTo) };
     },
+
+    /** The callback route: back to the page, or a readable page saying why not (in the area's words). */
+    async handleCallback(ctx: Context, words: { restart: string; unreachable: string }, problem: (ctx: Context, status: number, title: string, message: string) => unknown) {
+      ctx.set('Cache-Control', 'no-store');
+      const outcome = await this.callback(ctx);
+      if (outcome.ok) return ctx.redirect(outcome.returnTo);
+      if (outcome.reason === 'state_mismatch') {
+        return problem(ctx, 400, 'Sign-in expired', `This sign-in was started elsewhere or took too long. ${words.restart}`);
+      }
+      return problem(ctx, 403, 'Not signed in', outcome.error === 'unmet_authentication_requirements' ? words.unreachable : 'You were not signed in.');
+    },
   };
 }
 
