@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/env.js';
 import { createCsrf } from './http/csrf.js';
+import { mountOwnRouters } from './http/routers.js';
 import { errorPages } from './http/errors.js';
 import { isStoreUnavailable, StoreUnavailable } from './oidc/errors.js';
 import { createViews } from './http/render.js';
@@ -157,10 +158,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
-  for (const router of routers) {
-    provider.use(router.routes());
-    provider.use(router.allowedMethods());
-  }
+  provider.use(mountOwnRouters(routers));
   provider.on('server_error', (ctx, err) => {
     // safety net for a store error that reached oidc-provider unwrapped: a JSON answer becomes 503
     // temporarily_unavailable like the rest (the event fires after the body is set)

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import { clientAcrSettings, requestInputs, type StepUpResult } from '../oidc/policy.js';
+import { clientAcrSettings, type ClientInstance } from '../oidc/client-metadata.js';
+import { requestInputs, type StepUpResult } from '../oidc/policy.js';
 import { evaluate, parseRequirement, type Decision, type EnrolledFactor, type Policy, type Requirement } from '../stepup/index.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
 import type { InteractionProgress, ProgressStore } from './progress.js';
@@ -42,7 +43,7 @@ export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetail
   const sessionAccount = interaction.session?.accountId;
   const accountId = progress?.accountId ?? sessionAccount;
   const client = typeof interaction.params.client_id === 'string' ? await deps.provider.Client.find(interaction.params.client_id) : undefined;
-  const requirement = parseRequirement(deps.policy, requestInputs(interaction.params), clientAcrSettings(client as never));
+  const requirement = parseRequirement(deps.policy, requestInputs(interaction.params), clientAcrSettings(client as ClientInstance | undefined));
   if (!accountId) return { interaction, requirement, events: [] };
 
   const fresh = progress?.events ?? [];

@@ -4,12 +4,12 @@ import {
   evaluate,
   parseRequirement,
   type AuthorizationInputs,
-  type ClientAcrSettings,
   type EnrolledFactor,
   type FactorEvent,
   type Policy,
 } from '../stepup/index.js';
 import type { SessionEventsStore } from '../store/redis/session-events.js';
+import { clientAcrSettings, type ClientInstance } from './client-metadata.js';
 
 /**
  * The only bridge between oidc-provider and the pure policy in src/stepup/ (SPEC §2).
@@ -48,13 +48,6 @@ export function requestInputs(params: Record<string, unknown>): AuthorizationInp
   };
 }
 
-export function clientAcrSettings(client: { defaultAcrValues?: string[]; metadata(): Record<string, unknown> } | undefined): ClientAcrSettings {
-  const meta = client?.metadata() ?? {};
-  return {
-    defaultAcrValues: Array.isArray(meta.default_acr_values) ? (meta.default_acr_values as string[]) : undefined,
-    minimumAcr: typeof meta.minimum_acr === 'string' ? meta.minimum_acr : undefined,
-  };
-}
 
 export function createStepUpPolicy(deps: PolicyBridgeDeps) {
   const policy = interactionPolicy.base();
@@ -71,7 +64,7 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
       async (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         const params = ctx.oidc.params as Record<string, unknown>;
-        const requirement = parseRequirement(deps.policy, requestInputs(params), clientAcrSettings(ctx.oidc.client as never));
+        const requirement = parseRequirement(deps.policy, requestInputs(params), clientAcrSettings(ctx.oidc.client as ClientInstance | undefined));
         // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
         if (requirement.unmetReason) throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${requirement.unmetReason})`);
         if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it

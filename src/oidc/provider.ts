@@ -6,6 +6,7 @@ import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
 import { createClientAdapter } from './client-adapter.js';
+import { clientApiScopes, type ClientInstance } from './client-metadata.js';
 import { createResourceIndicators } from './resources.js';
 import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
 
@@ -14,7 +15,6 @@ import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECON
  * every client, acr/amr/auth_time in every ID token and access token. The step-up decisions live in
  * the interaction policy handed in by the caller (src/oidc/policy.ts bridges to src/stepup/).
  */
-const apiScopesOf = (client: { metadata(): Record<string, unknown> }) => String(client.metadata().api_scopes ?? '').split(' ');
 
 export const TTL = {
   AccessToken: 600,
@@ -111,7 +111,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       // (resource servers run by the operator) may introspect any token
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || apiScopesOf(client).includes('admin'),
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || clientApiScopes(client as ClientInstance).includes('admin'),
       },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },

@@ -1,4 +1,5 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { clientApiScopes, type ClientInstance } from './client-metadata.js';
 
 /**
  * Resource indicators (RFC 8707) and JWT access tokens (RFC 9068). The admin API is a resource of the
@@ -10,27 +11,19 @@ const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email', 'ad
 
 export const adminApiResource = (issuer: string) => `${issuer}/admin/api`;
 
-type ClientLike = { metadata?: () => Record<string, unknown> };
-
-/** The API scopes a client was registered with (`stepup client create --scope`). */
-function clientScopes(client: ClientLike | undefined): string[] {
-  const scopes = client?.metadata?.().api_scopes;
-  return typeof scopes === 'string' ? scopes.split(' ').filter(Boolean) : [];
-}
-
 export function createResourceIndicators(issuer: string) {
   return {
     enabled: true,
     defaultResource(ctx: KoaContextWithOIDC) {
       // client credentials without `resource`: an admin client gets a token for the admin API
-      if (ctx.oidc.params?.grant_type === 'client_credentials' && clientScopes(ctx.oidc.client as ClientLike | undefined).includes('admin')) {
+      if (ctx.oidc.params?.grant_type === 'client_credentials' && clientApiScopes(ctx.oidc.client as ClientInstance | undefined).includes('admin')) {
         return adminApiResource(issuer);
       }
       return undefined as unknown as string;
     },
     useGrantedResource: () => true,
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: ClientLike): Promise<ResourceServer> {
-      const scopes = clientScopes(client).filter((s) => !OIDC_SCOPES.has(s));
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: ClientInstance): Promise<ResourceServer> {
+      const scopes = clientApiScopes(client).filter((s) => !OIDC_SCOPES.has(s));
       if (resourceIndicator === adminApiResource(issuer)) {
         // only clients registered with scope admin may even ask for a token for the admin API
         if (!scopes.includes('admin')) throw new errors.InvalidTarget('this client may not request tokens for the admin API');
