@@ -89,7 +89,7 @@ export function renderMarkdown(r: Results): string {
   lines.push(`| Peak RSS (VmHWM over the run) | ${r.stepup.peakRssMiB.toFixed(1)} MiB | ${r.bare.peakRssMiB.toFixed(1)} MiB | |`);
   if (redis) {
     lines.push(
-      `| Redis memory per active session (session record, uid index, factor events; ${redis.activeSessions} sessions) | ${Math.round(redis.bytesPerSession)} B | in-process | ≤ 1 KiB: ${redis.bytesPerSession <= 1024 ? 'met' : 'not met'} |`,
+      `| Redis memory per active session (session record, uid hash with its factor events; ${redis.activeSessions} sessions) | ${Math.round(redis.bytesPerSession)} B | in-process | ≤ 1 KiB: ${redis.bytesPerSession <= 1024 ? 'met' : 'not met'} |`,
     );
     lines.push(`| Redis memory per active session, with its grant, tokens and indexes | ${Math.round(redis.allBytesPerSession)} B | in-process | |`);
   }

@@ -306,10 +306,11 @@ describe('client credentials and logout', () => {
   it('signs the user out with RP-initiated logout, and the session factor events go with it', async () => {
     const { browser, tokens } = await signIn();
     const redis = server.app.stores.redis;
+    // the events are fields of the session's uid hash, under field `a` = the account (session-events.ts)
     const eventKeys = async () => {
-      const keys = await redis.keys(`${iso.redisPrefix}session-events:*`);
-      const values = await Promise.all(keys.map((k) => redis.lrange(k, 0, -1)));
-      return keys.filter((_k, i) => values[i]!.some((v) => v.includes(user.id)));
+      const keys = await redis.keys(`${iso.redisPrefix}oidc:session-uid:*`);
+      const hashes = await Promise.all(keys.map((k) => redis.hgetall(k)));
+      return keys.filter((_k, i) => hashes[i]!.a === user.id && Object.keys(hashes[i]!).some((f) => f.startsWith('[')));
     };
     const before = await eventKeys();
     expect(before.length).toBeGreaterThan(0);

@@ -106,7 +106,7 @@ function coreSuite(getRedis: () => Redis) {
     expect(await getRedis().exists(`${prefix}AuthorizationCode:${id}`)).toBe(0);
   });
 
-  it('findByUid reads the index and the record in one Redis command (issue #6), consumed included; a gone record or index reads as undefined', async () => {
+  it('findByUid reads the index and the record in one Redis command (issue #6); a gone record or index reads as undefined', async () => {
     const redis = getRedis();
     const { client, sent } = countingCommands(redis);
     const sessions = createRedisAdapterFactory(client, { prefix })('Session');
@@ -118,11 +118,21 @@ function coreSuite(getRedis: () => Redis) {
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1' });
     expect(sent).toEqual(['evalsha']);
 
-    await redis.hset(`${prefix}Session:${id}`, 'consumed', '123');
-    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1', consumed: 123 });
-    await redis.del(`${prefix}Session:${id}`);
+    await redis.del(`${prefix}session:${id}`);
     expect(await sessions.findByUid(uid)).toBeUndefined();
     expect(await sessions.findByUid(randomUUID())).toBeUndefined();
+  });
+
+  it('a Session is one STRING (its uid and account in front of the payload); it is never consumed', async () => {
+    const redis = getRedis();
+    const sessions = adapters('Session');
+    const id = randomUUID();
+    const payload = { uid: randomUUID(), accountId: randomUUID(), kind: 'Session', amr: ['pwd'] };
+    await sessions.upsert(id, p(payload), 600);
+    expect(await redis.get(`${prefix}session:${id}`)).toBe(`${payload.uid}\n${payload.accountId}\n${JSON.stringify(payload)}`);
+    expect(await sessions.find(id)).toEqual(payload);
+    await expect(sessions.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await sessions.find(id)).toEqual(payload);
   });
 
   it('consume on PushedAuthorizationRequest works (same HASH layout, no WRONGTYPE)', async () => {
@@ -175,11 +185,13 @@ describe('Redis OIDC adapter on the real Redis', () => {
       const payload = { kind: model, jti: id, ...(model === 'Session' ? { uid: randomUUID() } : {}) };
       await a.upsert(id, p(payload), 60);
       expect(await a.find(id)).toEqual(payload);
-      await a.consume(id);
-      expect((await a.find(id))?.consumed).toEqual(expect.any(Number));
+      if (model !== 'Session') {
+        await a.consume(id);
+        expect((await a.find(id))?.consumed).toEqual(expect.any(Number));
+      }
       await a.destroy(id);
       expect(await a.find(id)).toBeUndefined();
-      expect(await redis.exists(`${prefix}${model}:${id}`)).toBe(0);
+      expect(await redis.exists(model === 'Session' ? `${prefix}session:${id}` : `${prefix}${model}:${id}`)).toBe(0);
     }
   });
 
@@ -275,7 +287,7 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const newId = randomUUID();
     await sessions.upsert(oldId, p({ uid, accountId: 'a', v: 1 }), 600);
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 1 });
-    const idxTtl = await redis.ttl(`${prefix}sessionUid:${uid}`);
+    const idxTtl = await redis.ttl(`${prefix}session-uid:${uid}`);
     expect(idxTtl).toBeGreaterThan(590);
     expect(idxTtl).toBeLessThanOrEqual(600);
 
@@ -289,21 +301,21 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const newer = randomUUID();
     await sessions.upsert(newer, p({ uid, accountId: 'a', v: 3 }), 600);
     await sessions.destroy(newId);
-    expect(await redis.get(`${prefix}sessionUid:${uid}`)).toBe(newer);
+    expect(await redis.hget(`${prefix}session-uid:${uid}`, 'i')).toBe(newer);
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 3 });
 
     // sliding re-save overwrites the index TTL
     await sessions.upsert(newer, p({ uid, accountId: 'a', v: 4 }), 1200);
-    expect(await redis.ttl(`${prefix}sessionUid:${uid}`)).toBeGreaterThan(1190);
+    expect(await redis.ttl(`${prefix}session-uid:${uid}`)).toBeGreaterThan(1190);
 
     await sessions.destroy(newer);
     expect(await sessions.findByUid(uid)).toBeUndefined();
-    expect(await redis.exists(`${prefix}sessionUid:${uid}`)).toBe(0);
+    expect(await redis.hexists(`${prefix}session-uid:${uid}`, 'i')).toBe(0);
   });
 
   it('findByUid returns undefined when the index points at a gone record', async () => {
     const uid = randomUUID();
-    await redis.set(`${prefix}sessionUid:${uid}`, 'gone', 'EX', 60);
+    await redis.hset(`${prefix}session-uid:${uid}`, 'i', 'gone');
     expect(await adapters('Session').findByUid(uid)).toBeUndefined();
   });
 
@@ -319,6 +331,43 @@ describe('Redis OIDC adapter on the real Redis', () => {
     expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode, consumed: expect.any(Number) });
     await devices.destroy(id);
     expect(await devices.findByUserCode(userCode)).toBeUndefined();
+  });
+});
+
+describe('Redis memory of a signed-in session (issue #6: at most 1 KiB)', () => {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  // as long as the production default REDIS_KEY_PREFIX (`stepup:`): key names count in MEMORY USAGE
+  const shortPrefix = `${randomUUID().slice(0, 6)}:`;
+  afterAll(async () => {
+    const keys = await redis.keys(`${shortPrefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it("the session record and its uid hash with a password + TOTP login's events stay within 1024 bytes", async () => {
+    const { createSessionEventsStore } = await import('../src/store/redis/session-events.js');
+    const sessions = createRedisAdapterFactory(redis, { prefix: `${shortPrefix}oidc:` })('Session');
+    const events = createSessionEventsStore(redis, shortPrefix, 14 * 24 * 3600);
+    const id = 'ApHQhB99p12Td5ELldW7ecpn-17B4doBI0vk8fY-3eu'; // oidc-provider's ids: 43 characters
+    const uid = 'GnzSZUoJu7XCwlLql6Cahwy4pefLnkyfujNk7zAv0gg';
+    const accountId = randomUUID();
+    const at = now();
+    // what oidc-provider 9 saves after a login at one relying party
+    const payload = {
+      iat: at, exp: at + 14 * 24 * 3600, kind: 'Session', jti: id, uid, accountId, loginTs: at, amr: ['pwd', 'otp', 'mfa'], acr: 'aal2',
+      authorizations: { 'bench-rp': { sid: 'OYJzU9pgrf-AO2M-WgHtehsDYseLRlrcV01qdhCc6of', grantId: '8W_PJeZeaeUQX1MdXKzaxZ10G3DExl6Takf5iGhmMsF' } },
+    };
+    await events.append(uid, accountId, [
+      { factor: 'password', at, amr: ['pwd'] },
+      { factor: 'totp', credentialId: randomUUID(), at, amr: ['otp'] },
+    ]);
+    await sessions.upsert(id, p(payload), 14 * 24 * 3600);
+    const usage = async (key: string) => Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
+    const bytes = (await usage(`${shortPrefix}oidc:session:${id}`)) + (await usage(`${shortPrefix}oidc:session-uid:${uid}`));
+    expect(await redis.object('ENCODING', `${shortPrefix}oidc:session-uid:${uid}`)).toBe('listpack');
+    expect(bytes).toBeLessThanOrEqual(1024);
+    expect((await sessions.findByUid(uid))?.accountId).toBe(accountId);
+    expect(await events.get(uid, accountId)).toHaveLength(2);
   });
 });
 

@@ -1,14 +1,20 @@
 import type { Redis } from 'ioredis';
 import { amrForEvent } from '../../stepup/index.js';
+import { oidcKeys } from './oidc-adapter.js';
 import { defineScript, runScript } from './scripts.js';
 
 /**
  * SPEC §1: the session records every factor verification as an event; levels are derived from the
  * events at each request, never stored. oidc-provider's Session has a fixed payload, so the events live
- * beside it in Redis, keyed by the session's `uid` (stable across the id rotation at each login).
- * Each entry carries its account: events recorded for another account are never read back.
- * Appending is RPUSH + LTRIM + EXPIRE in one script (atomic, one command), so two interactions
- * finishing at once both land.
+ * beside it in Redis, keyed by the session's `uid` (stable across the id rotation at each login): as
+ * fields of the session's uid hash, whose `i` field the oidc adapter keeps (oidc-adapter.ts), so a
+ * session costs two keys and the events share the session's sliding TTL (issue #6: Redis memory per
+ * active session; a separate list cost about 380 bytes a session).
+ *
+ * Field `a` names the account the events belong to; each event is one field (its compact encoding, so
+ * a retried append of the same verification is stored once) with an empty value. Events of another
+ * account are dropped when one is appended: they would never be read back.
+ * Appending is one script (atomic, one command), so two interactions finishing at once both land.
  */
 export interface StoredFactorEvent {
   factor: 'password' | 'totp' | 'webauthn' | 'recovery_code';
@@ -24,32 +30,34 @@ export interface StoredFactorEvent {
 const MAX_EVENTS = 16;
 
 /*
- * Entries are compact JSON arrays (issue #6: Redis memory per session): [account, at, factor code,
- * credential id, WebAuthn flags]. amr is not stored: it is amrForEvent() of the rest, as when the event
- * was recorded. The flags are three characters, user verified / backup eligible / attested, each
- * '1', '0' or '-' (unknown: a key is called device-bound only when it says BE=0). Entries written as
- * `{"accountId","event"}` objects before are still read (sessions live for 14 days).
+ * Events are compact JSON arrays (issue #6): [at, factor code, credential id, WebAuthn flags], at most
+ * about 60 bytes, so the hash keeps Redis's compact encoding. amr is not stored: it is amrForEvent() of
+ * the rest, as when the event was recorded. The flags are three characters, user verified / backup
+ * eligible / attested, each '1', '0' or '-' (unknown: a key is called device-bound only when it says
+ * BE=0). Epoch seconds have 10 digits until 2286, so the fields sort by time as strings.
  */
 const CODES = { password: 'p', totp: 't', webauthn: 'w', recovery_code: 'r' } as const;
 const FACTORS = { p: 'password', t: 'totp', w: 'webauthn', r: 'recovery_code' } as const;
-type Entry = [account: string, at: number, code: keyof typeof FACTORS, credentialId?: string | null, flags?: string];
+type Entry = [at: number, code: keyof typeof FACTORS, credentialId?: string | null, flags?: string];
+
+/** The hash fields that are not events. */
+const ACCOUNT_FIELD = 'a';
+const isEventField = (field: string) => field.startsWith('[');
 
 const flag = (v: boolean | undefined) => (v === undefined ? '-' : v ? '1' : '0');
 const unflag = (c: string | undefined) => (c === '1' ? true : c === '0' ? false : undefined);
 
-export function encodeEvent(accountId: string, e: StoredFactorEvent): string {
-  const entry: Entry = [accountId, e.at, CODES[e.factor]];
+export function encodeEvent(e: StoredFactorEvent): string {
+  const entry: Entry = [e.at, CODES[e.factor]];
   if (e.factor === 'webauthn') entry.push(e.credentialId ?? null, `${flag(e.userVerified)}${flag(e.backupEligible)}${flag(e.attested)}`);
   else if (e.credentialId !== undefined) entry.push(e.credentialId);
   return JSON.stringify(entry);
 }
 
-export function decodeEvent(raw: string): { accountId: string; event: StoredFactorEvent } | undefined {
-  const parsed = JSON.parse(raw) as Entry | { accountId: string; event: StoredFactorEvent };
-  if (!Array.isArray(parsed)) return parsed; // written before the compact form
-  const [accountId, at, code, credentialId, flags] = parsed;
+export function decodeEvent(raw: string): StoredFactorEvent | undefined {
+  const [at, code, credentialId, flags] = JSON.parse(raw) as Entry;
   const factor = FACTORS[code];
-  if (!factor) return undefined;
+  if (!factor || typeof at !== 'number') return undefined;
   const event: Omit<StoredFactorEvent, 'amr'> = {
     factor,
     ...(typeof credentialId === 'string' ? { credentialId } : {}),
@@ -63,38 +71,53 @@ export function decodeEvent(raw: string): { accountId: string; event: StoredFact
         )
       : {}),
   };
-  return { accountId, event: { ...event, amr: amrForEvent(event) } };
+  return { ...event, amr: amrForEvent(event) };
 }
 
-/** KEYS[1] the session's list; ARGV: max events, ttl seconds, entries… */
+/*
+ * KEYS[1] the session's uid hash; ARGV: max events, ttl seconds, account id, events…
+ * The hash's TTL is the session's (the oidc adapter sets it at every save); a hash created here (the
+ * events of a login are appended just before its session is saved) gets the longest a session lives.
+ */
 const APPEND = defineScript(`
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+local key, max, account = KEYS[1], tonumber(ARGV[1]), ARGV[3]
+local function events()
+  local out = {}
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, 1) == '[' then table.insert(out, f) end
+  end
+  return out
+end
+if redis.call('HGET', key, '${ACCOUNT_FIELD}') ~= account then
+  for _, f in ipairs(events()) do redis.call('HDEL', key, f) end
+  redis.call('HSET', key, '${ACCOUNT_FIELD}', account)
+end
+for i = 4, #ARGV do redis.call('HSET', key, ARGV[i], '') end
+local all = events()
+if #all > max then
+  table.sort(all)
+  for i = 1, #all - max do redis.call('HDEL', key, all[i]) end
+end
+if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, tonumber(ARGV[2])) end
 return 1
 `);
 
 export function createSessionEventsStore(redis: Redis, prefix: string, ttlSeconds: number) {
-  const key = (sessionUid: string) => `${prefix}session-events:${sessionUid}`;
+  const key = oidcKeys(`${prefix}oidc:`).sessionUid;
   return {
     async get(sessionUid: string, accountId: string): Promise<StoredFactorEvent[]> {
-      const entries = await redis.lrange(key(sessionUid), 0, -1);
-      const events = entries
+      const fields = await redis.hgetall(key(sessionUid));
+      if (fields[ACCOUNT_FIELD] !== accountId) return [];
+      return Object.keys(fields)
+        .filter(isEventField)
         .map(decodeEvent)
-        .filter((e) => e !== undefined && e.accountId === accountId)
-        .map((e) => e!.event);
-      // the same verification may be appended twice (a retried resume): count it once
-      return events
-        .filter((e, i) => events.findIndex((o) => o.at === e.at && o.factor === e.factor && o.credentialId === e.credentialId) === i)
+        .filter((e): e is StoredFactorEvent => e !== undefined)
         .sort((a, b) => a.at - b.at);
     },
     async append(sessionUid: string, accountId: string, events: StoredFactorEvent[]): Promise<void> {
-      if (events.length === 0) {
-        await redis.expire(key(sessionUid), ttlSeconds);
-        return;
-      }
-      await runScript(redis, APPEND, 1, key(sessionUid), String(MAX_EVENTS), String(ttlSeconds), ...events.map((event) => encodeEvent(accountId, event)));
+      await runScript(redis, APPEND, 1, key(sessionUid), String(MAX_EVENTS), String(ttlSeconds), accountId, ...events.map(encodeEvent));
     },
+    /** Logout: the session is gone, its uid hash (events and `i`) with it. */
     async clear(sessionUid: string): Promise<void> {
       await redis.del(key(sessionUid));
     },
