@@ -43,6 +43,22 @@ describe('account reads', () => {
     expect(await reads().account({}, 'not-a-uuid')).toBeUndefined();
   });
 
+  it('finds sign-in credentials by email (any case) with the factors in the same query, memoized for the request', async () => {
+    const user = await createUser(server.app);
+    const totp = await enrollTotp(server.app, user.id);
+    const r = reads();
+    const request = {};
+    const before = queries;
+    const found = await r.credentialsByEmail(request, `  ${user.email.toUpperCase()} `);
+    expect(found?.account.id).toBe(user.id);
+    expect(found?.passwordHash).toMatch(/^\$argon2id\$/);
+    expect((await r.enrolledFactors(request, user.id)).map((f) => f.credentialId)).toEqual(['password', totp.factorId]);
+    expect(queries - before).toBe(1);
+    expect(await r.credentialsByEmail(request, 'nobody@example.com')).toBeUndefined();
+    expect(await r.credentialsByEmail(request, 'nul\u0000@example.com')).toBeUndefined();
+    expect(await r.credentialsByEmail(request, `${'x'.repeat(300)}@example.com`)).toBeUndefined();
+  });
+
   it('reads once per scope, again after forget, and every time without a scope', async () => {
     const user = await createUser(server.app);
     const r = reads();

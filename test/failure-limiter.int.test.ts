@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { createAttemptGuard } from '../src/interactions/attempts.js';
 import { createFailureLimiter, type LimitRule } from '../src/store/redis/failure-limiter.js';
 import { TEST_REDIS_URL } from './support/env.js';
 
@@ -53,5 +54,30 @@ describe('failure limiter (real Redis, SPEC §3)', () => {
     dead.on('error', () => undefined);
     await expect(createFailureLimiter(dead, prefix).status(['acct:e'])).rejects.toThrow();
     dead.disconnect();
+  });
+
+  it('status names the subjects with failures counted; a success without any sends no DEL (issue #6), one with some ends the run', async () => {
+    const counted: string[] = [];
+    const spy = new Proxy(redis, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? (...args: unknown[]) => (counted.push(String(name)), (value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+      },
+    });
+    const guarded = createFailureLimiter(spy, prefix);
+    const guard = createAttemptGuard(guarded, { record: async () => undefined } as never);
+    const clean = { account: `acct:${randomUUID()}`, ip: `ip:${randomUUID()}` };
+    expect((await guarded.status([clean.account, clean.ip])).counting).toEqual([]);
+    counted.length = 0;
+    expect(await guard.lockedFor({} as never, clean, { type: 't' })).toBeUndefined();
+    await guard.succeeded(clean);
+    expect(counted).toEqual(['mget']);
+
+    const failing = { account: `acct:${randomUUID()}`, ip: `ip:${randomUUID()}` };
+    await guarded.recordFailure([{ subject: failing.account, rule }]);
+    expect((await guarded.status([failing.account, failing.ip])).counting).toEqual([failing.account]);
+    expect(await guard.lockedFor({} as never, failing, { type: 't' })).toBeUndefined();
+    await guard.succeeded(failing);
+    expect(await redis.exists(`${prefix}fail:${failing.account}`)).toBe(0);
   });
 });

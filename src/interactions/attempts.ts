@@ -20,10 +20,18 @@ export interface AttemptAudit {
 }
 
 export function createAttemptGuard(limiter: FailureLimiter, audit: Audit) {
+  /**
+   * Whether the account had failures counted when its attempt was let through, by attempt (the same
+   * subjects object goes to lockedFor, then succeeded): a success with none to forget skips the DEL
+   * (issue #6). A failure counted by a parallel attempt in between is then not forgotten: it expires
+   * with its window, and can only bring a lockout earlier, never later.
+   */
+  const accountCounting = new WeakMap<AttemptSubjects, boolean>();
   return {
     /** Seconds to wait when locked; undefined when the attempt may go ahead. */
     async lockedFor(ctx: Context, subjects: AttemptSubjects, what: AttemptAudit): Promise<number | undefined> {
       const status = await limiter.status([subjects.account, subjects.ip]);
+      accountCounting.set(subjects, status.counting.includes(subjects.account));
       if (!status.locked) return undefined;
       await audit.record({ ...what, outcome: 'failure', reason: 'locked_out' }, ctx);
       return status.retryAfterSeconds;
@@ -45,6 +53,7 @@ export function createAttemptGuard(limiter: FailureLimiter, audit: Audit) {
       );
     },
     async succeeded(subjects: AttemptSubjects): Promise<void> {
+      if (accountCounting.get(subjects) === false) return;
       await limiter.reset([subjects.account]);
     },
   };

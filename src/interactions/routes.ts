@@ -276,7 +276,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
 
     if (await refuseIfLocked(ctx, interaction, subjects, { type: 'login.password', subject: known?.id, clientId }, state, { email })) return;
 
-    const found = email ? await deps.accounts.findCredentialsByEmail(email) : undefined;
+    const found = email ? await deps.reads.credentialsByEmail(ctx, email) : undefined;
     const usable = found && !found.account.disabledAt ? found : undefined;
     const ok = await verifyPassword(usable?.passwordHash, password);
     if (!ok || !usable) {

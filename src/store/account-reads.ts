@@ -1,5 +1,8 @@
 import type { EnrolledFactor } from '../stepup/index.js';
-import { toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
+import { normalizeEmail, toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
+
+/** RFC 5321's limit on a path; longer input cannot be an account's email. */
+const MAX_EMAIL_LENGTH = 254;
 import type { Db } from './db.js';
 
 /**
@@ -16,6 +19,11 @@ export interface AccountReads {
   /** @param opts.withFactors read the factors along (one query) when the request will need them next */
   account(scope: object | undefined, accountId: string, opts?: { withFactors?: boolean }): Promise<Account | undefined>;
   enrolledFactors(scope: object | undefined, accountId: string): Promise<EnrolledFactor[]>;
+  /**
+   * The password sign-in's lookup by email, with the account's factors in the same query (issue #6:
+   * the step-up decision right after it needs them): the factors are memoized for the request.
+   */
+  credentialsByEmail(scope: object | undefined, email: string): Promise<{ account: Account; passwordHash: string | null } | undefined>;
   /** Drops everything memoized for the request: called after the request wrote factors or codes. */
   forget(scope: object): void;
 }
@@ -35,8 +43,8 @@ interface ActiveFactorJson {
 
 const UUID = /^[0-9a-f-]{36}$/i;
 
-/** Only the columns the policy needs leave the database: never a secret or a public key. */
-const SNAPSHOT_SQL = `
+/** Only the factor columns the policy needs leave the database: never a secret or a public key. */
+const snapshotSql = (where: string) => `
 select a.*,
   (select count(*) from recovery_codes r where r.account_id = a.id and r.used_at is null)::int as recovery_codes_remaining,
   coalesce(
@@ -44,31 +52,35 @@ select a.*,
                                        'user_verifying', f.user_verifying, 'attested', f.attested) order by f.created_at asc)
        from factors f where f.account_id = a.id and f.status = 'active'),
     '[]'::json) as active_factors
-from accounts a where a.id = ?`;
+from accounts a where ${where}`;
+const SNAPSHOT_BY_ID = snapshotSql('a.id = ?');
+const SNAPSHOT_BY_EMAIL = snapshotSql('a.email = ?');
+
+type SnapshotRow = AccountRow & { recovery_codes_remaining: number; active_factors: ActiveFactorJson[] };
+
+function toSnapshot(row: SnapshotRow): Snapshot {
+  const account = toAccount(row);
+  // everything the account can authenticate with: its password (if set) and its confirmed factors
+  const enrolled: EnrolledFactor[] = [
+    ...(account.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
+    ...row.active_factors.map(
+      (f): EnrolledFactor =>
+        f.type === 'webauthn'
+          ? { factor: 'webauthn', credentialId: f.id, backupEligible: f.backup_eligible === true, userVerifying: f.user_verifying === true, attested: f.attested === true }
+          : { factor: f.type, credentialId: f.id },
+    ),
+    ...(row.recovery_codes_remaining > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
+  ];
+  return { account, enrolled };
+}
 
 export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads {
   const memos = new WeakMap<object, { accounts: Map<string, Promise<Account | undefined>>; snapshots: Map<string, Promise<Snapshot | undefined>> }>();
 
   const loadSnapshot = async (accountId: string): Promise<Snapshot | undefined> => {
     if (!UUID.test(accountId)) return undefined; // not a uuid: Postgres would reject the cast
-    const { rows } = (await db.raw(SNAPSHOT_SQL, [accountId])) as {
-      rows: Array<AccountRow & { recovery_codes_remaining: number; active_factors: ActiveFactorJson[] }>;
-    };
-    const row = rows[0];
-    if (!row) return undefined;
-    const account = toAccount(row);
-    // everything the account can authenticate with: its password (if set) and its confirmed factors
-    const enrolled: EnrolledFactor[] = [
-      ...(account.hasPassword ? [{ factor: 'password' as const, credentialId: 'password' }] : []),
-      ...row.active_factors.map(
-        (f): EnrolledFactor =>
-          f.type === 'webauthn'
-            ? { factor: 'webauthn', credentialId: f.id, backupEligible: f.backup_eligible === true, userVerifying: f.user_verifying === true, attested: f.attested === true }
-            : { factor: f.type, credentialId: f.id },
-      ),
-      ...(row.recovery_codes_remaining > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
-    ];
-    return { account, enrolled };
+    const { rows } = (await db.raw(SNAPSHOT_BY_ID, [accountId])) as { rows: SnapshotRow[] };
+    return rows[0] ? toSnapshot(rows[0]) : undefined;
   };
 
   const memoFor = (scope: object) => {
@@ -100,6 +112,15 @@ export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads
     },
     async enrolledFactors(scope, accountId) {
       return (await snapshot(scope, accountId))?.enrolled ?? [];
+    },
+    async credentialsByEmail(scope, email) {
+      if (email.includes('\u0000') || email.length > MAX_EMAIL_LENGTH) return undefined; // Postgres text holds no NUL
+      const { rows } = (await db.raw(SNAPSHOT_BY_EMAIL, [normalizeEmail(email)])) as { rows: SnapshotRow[] };
+      const row = rows[0];
+      if (!row) return undefined;
+      const found = toSnapshot(row);
+      if (scope) memoFor(scope).snapshots.set(found.account.id, Promise.resolve(found));
+      return { account: found.account, passwordHash: row.password_hash };
     },
     forget(scope) {
       memos.delete(scope);

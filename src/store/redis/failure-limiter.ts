@@ -53,6 +53,8 @@ return {n, math.floor(lock)}
 export interface LimitStatus {
   locked: boolean;
   retryAfterSeconds: number;
+  /** the subjects with failures counted right now (a success has a run to end) */
+  counting: string[];
 }
 
 export interface FailureRecord {
@@ -68,14 +70,16 @@ export function createFailureLimiter(redis: Redis, prefix: string) {
   return {
     /** Rejects before the guess is even checked, so a locked subject learns nothing from trying. */
     async status(subjects: string[]): Promise<LimitStatus> {
-      if (subjects.length === 0) return { locked: false, retryAfterSeconds: 0 };
-      // one MGET answers the usual case (no lock); the wait is read only for the locks that exist
-      const locks = await redis.mget(...subjects.map(lockKey));
-      const held = subjects.filter((_, i) => locks[i] !== null);
-      if (held.length === 0) return { locked: false, retryAfterSeconds: 0 };
+      if (subjects.length === 0) return { locked: false, retryAfterSeconds: 0, counting: [] };
+      // one MGET answers the usual case (no lock), counters included so a success that has no run of
+      // failures to end costs no command (issue #6); the wait is read only for the locks that exist
+      const values = await redis.mget(...subjects.map(lockKey), ...subjects.map(counterKey));
+      const held = subjects.filter((_, i) => values[i] !== null);
+      const counting = subjects.filter((_, i) => values[subjects.length + i] !== null);
+      if (held.length === 0) return { locked: false, retryAfterSeconds: 0, counting };
       const ttls = await Promise.all(held.map((s) => redis.pttl(lockKey(s))));
       const longest = Math.max(0, ...ttls);
-      return { locked: longest > 0, retryAfterSeconds: Math.ceil(longest / 1000) };
+      return { locked: longest > 0, retryAfterSeconds: Math.ceil(longest / 1000), counting };
     },
     async recordFailure(entries: Array<{ subject: string; rule: LimitRule }>): Promise<FailureRecord[]> {
       return Promise.all(
