@@ -26,6 +26,8 @@ export interface Results {
   commit?: string;
   wallSeconds: number;
   machine: { cores: number; cpuModel: string; node: string; loadAverageAtEnd: number[] };
+  /** CPU of one argon2id verification and of one sequential store round trip, in the bench process */
+  machineCosts?: { argon2VerifyCpuMs: number; redisRoundTripCpuUs: number; postgresQueryCpuUs: number };
   settings: Record<string, number>;
   stepup: ServerResults;
   bare: ServerResults;
@@ -63,7 +65,7 @@ export function renderMarkdown(r: Results): string {
   lines.push(
     `Machine: ${r.machine.cores} cores, ${r.machine.cpuModel}, Node ${r.machine.node}; load average at the end ${r.machine.loadAverageAtEnd.join(' / ')}. ` +
       `Rates per wall-clock second depend on what else runs; **per server CPU-second** (the server process's own user + system time from /proc) is the comparable figure. ` +
-      `ID tokens signed with ${r.stepup.idTokenAlg ?? '?'} (stepup) and ${r.bare.idTokenAlg ?? '?'} (bare). Flows: ${r.settings.flowConcurrency} concurrent browsers; single endpoints: autocannon, ${r.settings.connections} connections, ${r.settings.secondsPerEndpoint} s each. Latencies in ms, as seen by the client.`,
+      `ID tokens signed with ${r.stepup.idTokenAlg ?? '?'} (stepup) and ${r.bare.idTokenAlg ?? '?'} (bare). Flows: ${r.settings.flowConcurrency} concurrent browsers; single endpoints: autocannon, ${r.settings.connections} connections, ${r.settings.secondsPerEndpoint} s each. ${r.settings.rounds ? `Timed measurements (full login and the single endpoints but refresh) alternate between the two servers in ${r.settings.rounds} rounds; p50 is the median round's, p99 the worst round's. ` : ''}Latencies in ms, as seen by the client.`,
   );
   lines.push('');
   lines.push('| Measurement | stepup /s | stepup per CPU-s | p50 | p99 | bare /s | bare per CPU-s | p50 | p99 | stepup/bare (per CPU-s) | Target (issue #6) |');
@@ -98,6 +100,12 @@ export function renderMarkdown(r: Results): string {
       .map(([t, n]) => `${t} ${n.toFixed(2)}`)
       .join(', ');
     lines.push(`| Postgres rows written per full login (${detail}) | ${rows.total.toFixed(2)} | none | |`);
+  }
+  const costs = r.machineCosts;
+  if (costs) {
+    lines.push(
+      `| CPU on this machine (bench process, sequential): one argon2id verification, one Redis round trip, one Postgres query | ${costs.argon2VerifyCpuMs.toFixed(1)} ms, ${Math.round(costs.redisRoundTripCpuUs)} µs, ${Math.round(costs.postgresQueryCpuUs)} µs | | |`,
+    );
   }
   lines.push('');
   return lines.join('\n');

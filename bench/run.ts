@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import knexFactory from 'knex';
 import { loadConfig } from '../src/config/env.js';
-import { hashPassword } from '../src/factors/password/password.js';
+import { hashPassword, verifyPassword } from '../src/factors/password/password.js';
 import { newTotpSecret } from '../src/factors/totp/totp.js';
 import { TTL } from '../src/oidc/provider.js';
 import { ensureSigningKeys, loadProviderJwks } from '../src/oidc/signing-keys.js';
@@ -33,7 +33,7 @@ import type { Browser } from '../test/support/browser.js';
 import { cannon, closedLoop, forCount, forDuration, fullLogin, passwordSession, stepUp, takeUser, type BenchUser, type Stat, type Target, type Tokens } from './flows.js';
 import { cpuSeconds, memoryMiB, startChild, type ServerChild } from './proc.js';
 import { renderMarkdown, type Results, type ServerResults } from './report.js';
-import { BENCH_API_RESOURCE, BENCH_API_SCOPE, type BareServerConfig } from './shared.js';
+import { BENCH_API_RESOURCE, BENCH_API_SCOPE, PRODUCTION_NODE_FLAGS, type BareServerConfig } from './shared.js';
 
 const args = parseArgs({
   options: {
@@ -47,6 +47,13 @@ const args = parseArgs({
 const QUICK = Boolean(args.quick);
 const SECONDS = Number(args.duration ?? (QUICK ? 2 : 6));
 const LOGIN_SECONDS = QUICK ? 4 : 12;
+/**
+ * Timed measurements run in this many alternating rounds (stepup, bare, stepup, …), each a share of
+ * the time: on a shared machine the others' load changes within seconds, and one long run each put the
+ * two servers in different conditions (ratios moved by ±25 % between runs).
+ */
+const ROUNDS = 3;
+const ROUND_SECONDS = Math.max(1, Math.round(SECONDS / ROUNDS));
 // the bare provider's in-memory adapter keeps 1000 records (LRU): many more waiting sessions would be evicted
 const STEP_UPS = QUICK ? 40 : 100;
 const LOGIN_USERS = QUICK ? 300 : 900;
@@ -94,6 +101,39 @@ async function pgWrites(schema: string): Promise<Record<string, number>> {
     const { rows } = await db.raw('SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables WHERE schemaname = ?', [schema]);
     return Object.fromEntries((rows as { relname: string; n: string }[]).map((r) => [r.relname, Number(r.n)]));
   } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * What one round trip to each store, and one argon2id verification, cost in CPU on this machine,
+ * measured in the bench process with the same client libraries (issue #6: where a sign-in's CPU goes).
+ */
+async function machineCosts(): Promise<NonNullable<Results['machineCosts']>> {
+  const cpuMs = (from: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(from);
+    return (d.user + d.system) / 1000;
+  };
+  const redis = new Redis(TEST_REDIS_URL);
+  const db = knexFactory({ client: 'pg', connection: TEST_DATABASE_URL, pool: { min: 1, max: 1 } });
+  try {
+    const hash = await hashPassword(PASSWORD);
+    for (let i = 0; i < 5; i++) await verifyPassword(hash, PASSWORD);
+    let t = process.cpuUsage();
+    for (let i = 0; i < 30; i++) await verifyPassword(hash, PASSWORD);
+    const argon2VerifyCpuMs = cpuMs(t) / 30;
+    for (let i = 0; i < 200; i++) await redis.ping();
+    t = process.cpuUsage();
+    for (let i = 0; i < 2000; i++) await redis.ping();
+    const redisRoundTripCpuUs = (cpuMs(t) * 1000) / 2000;
+    for (let i = 0; i < 100; i++) await db.raw('select 1');
+    t = process.cpuUsage();
+    for (let i = 0; i < 1000; i++) await db.raw('select ?::int as n', [i]);
+    const postgresQueryCpuUs = (cpuMs(t) * 1000) / 1000;
+    log(`machine: argon2id verification ${argon2VerifyCpuMs.toFixed(1)} ms CPU, Redis round trip ${redisRoundTripCpuUs.toFixed(0)} µs, Postgres query ${postgresQueryCpuUs.toFixed(0)} µs (client CPU)`);
+    return { argon2VerifyCpuMs, redisRoundTripCpuUs, postgresQueryCpuUs };
+  } finally {
+    redis.disconnect();
     await db.destroy();
   }
 }
@@ -158,6 +198,8 @@ interface Live {
   sessions: { browser: Browser; user: BenchUser }[];
   tokens: Tokens[];
   loginPool: BenchUser[];
+  /** each round of each measurement, merged into scenarios by measure() */
+  rounds: Record<string, (Stat & { cpu: number })[]>;
 }
 
 async function startLive(o: RunOptions): Promise<Live> {
@@ -170,16 +212,33 @@ async function startLive(o: RunOptions): Promise<Live> {
   await new Promise((r) => setTimeout(r, 1000));
   const idle = memoryMiB(server.pid);
   log(`${o.name}: idle RSS ${idle.rss.toFixed(1)} MiB`);
-  return { o, server, origin, target, idle, scenarios: {}, sessions: [], tokens: [], loginPool: o.fixture.loginUsers.map((u) => ({ ...u })) };
+  return { o, server, origin, target, idle, scenarios: {}, rounds: {}, sessions: [], tokens: [], loginPool: o.fixture.loginUsers.map((u) => ({ ...u })) };
 }
 
+/**
+ * One round of a measurement. Rounds of the same measurement add up (counts, errors, seconds, CPU);
+ * their p50 is the median of the rounds' and their p99 the worst round's.
+ */
 async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise<void> {
   const cpu0 = cpuSeconds(l.server.pid);
   const stat = await run();
   const cpu = cpuSeconds(l.server.pid) - cpu0;
-  l.scenarios[name] = { ...stat, rate: stat.count / stat.seconds, serverCpuSeconds: cpu, perCpuSecond: cpu > 0 ? stat.count / cpu : NaN };
+  const rounds = [...(l.rounds[name] ?? []), { ...stat, cpu }];
+  l.rounds[name] = rounds;
+  const sum = (f: (r: (typeof rounds)[number]) => number) => rounds.reduce((a, r) => a + f(r), 0);
+  const p50s = rounds.map((r) => r.p50).sort((a, b) => a - b);
+  const merged: Stat = {
+    count: sum((r) => r.count),
+    errors: sum((r) => r.errors),
+    seconds: Math.round(sum((r) => r.seconds) * 100) / 100,
+    p50: p50s[Math.floor((p50s.length - 1) / 2)]!,
+    p99: Math.max(...rounds.map((r) => r.p99)),
+    firstError: rounds.find((r) => r.firstError)?.firstError,
+  };
+  const cpuTotal = sum((r) => r.cpu);
+  l.scenarios[name] = { ...merged, rate: merged.count / merged.seconds, serverCpuSeconds: cpuTotal, perCpuSecond: cpuTotal > 0 ? merged.count / cpuTotal : NaN };
   log(
-    `${l.o.name}: ${name}: ${stat.count} ok, ${stat.errors} errors, ${(stat.count / stat.seconds).toFixed(1)}/s, ${(stat.count / cpu).toFixed(1)} per server CPU-s, p50 ${stat.p50} ms, p99 ${stat.p99} ms${stat.firstError ? ` (first error: ${stat.firstError})` : ''}`,
+    `${l.o.name}: ${name}${rounds.length > 1 ? ` (round ${rounds.length})` : ''}: ${stat.count} ok, ${stat.errors} errors, ${(stat.count / stat.seconds).toFixed(1)}/s, ${(stat.count / cpu).toFixed(1)} per server CPU-s, p50 ${stat.p50} ms, p99 ${stat.p99} ms${stat.firstError ? ` (first error: ${stat.firstError})` : ''}`,
   );
 }
 
@@ -190,7 +249,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
  * The measurements, in order. Each runs on stepup and right after on the bare provider, so both see
  * the same machine (others' load on a shared machine changes within minutes).
  */
-const SCENARIO_RUNS: { name: string; run: (l: Live) => Promise<Stat> }[] = [
+const SCENARIO_RUNS: { name: string; rounds?: number; run: (l: Live) => Promise<Stat> }[] = [
   // step-up only: first N aal1 sessions (password sign-ins, measured too), then each steps up to aal2
   {
     name: 'password_login',
@@ -211,32 +270,36 @@ const SCENARIO_RUNS: { name: string; run: (l: Live) => Promise<Stat> }[] = [
       }),
   },
   // stateless endpoints: they also give Postgres time to publish the step-up's statistics
-  { name: 'discovery', run: (l) => cannon(l.origin, { path: '/.well-known/openid-configuration' }, CONNECTIONS, SECONDS) },
-  { name: 'jwks', run: (l) => cannon(l.origin, { path: '/jwks' }, CONNECTIONS, SECONDS) },
+  { name: 'discovery', rounds: ROUNDS, run: (l) => cannon(l.origin, { path: '/.well-known/openid-configuration' }, CONNECTIONS, ROUND_SECONDS) },
+  { name: 'jwks', rounds: ROUNDS, run: (l) => cannon(l.origin, { path: '/jwks' }, CONNECTIONS, ROUND_SECONDS) },
   {
     name: 'full_login',
+    rounds: ROUNDS,
     run: (l) =>
-      closedLoop(FLOW_CONCURRENCY, forDuration(LOGIN_SECONDS * 1000), async () => {
+      closedLoop(FLOW_CONCURRENCY, forDuration((LOGIN_SECONDS * 1000) / ROUNDS), async () => {
         l.tokens.push(await fullLogin(l.target, await takeUser(l.loginPool, { singleUse: l.o.name === 'stepup' })));
       }),
   },
   {
     name: 'userinfo',
+    rounds: ROUNDS,
     // the newest token: the bare provider's in-memory adapter is an LRU of 1000 entries that evicts old ones
-    run: (l) => cannon(l.origin, { path: '/me', headers: { authorization: `Bearer ${l.tokens.at(-1)!.access_token}` } }, CONNECTIONS, SECONDS),
+    run: (l) => cannon(l.origin, { path: '/me', headers: { authorization: `Bearer ${l.tokens.at(-1)!.access_token}` } }, CONNECTIONS, ROUND_SECONDS),
   },
   {
     name: 'introspection',
+    rounds: ROUNDS,
     run: (l) =>
       cannon(
         l.origin,
         { path: '/token/introspection', method: 'POST', headers: { ...FORM, authorization: basic(l.o.fixture.rp.clientId, l.o.fixture.rp.clientSecret) }, body: `token=${l.tokens.at(-1)!.access_token}` },
         CONNECTIONS,
-        SECONDS,
+        ROUND_SECONDS,
       ),
   },
   {
     name: 'client_credentials',
+    rounds: ROUNDS,
     run: (l) =>
       cannon(
         l.origin,
@@ -247,11 +310,13 @@ const SCENARIO_RUNS: { name: string; run: (l: Live) => Promise<Stat> }[] = [
           body: new URLSearchParams({ grant_type: 'client_credentials', scope: BENCH_API_SCOPE, resource: BENCH_API_RESOURCE }).toString(),
         },
         CONNECTIONS,
-        SECONDS,
+        ROUND_SECONDS,
       ),
   },
   {
     name: 'refresh',
+    // one round: in a second round every chain was refused by the bare provider (its in-memory store is
+    // an LRU of 1000 records), so refresh keeps the single run of the whole time
     // rotation: every refresh token is used once and its successor goes back in the queue (autocannon
     // resets a connection's context after each request of a one-request list, so the queue is shared)
     run: (l) => {
@@ -268,7 +333,7 @@ const SCENARIO_RUNS: { name: string; run: (l: Live) => Promise<Stat> }[] = [
           },
         },
         CONNECTIONS,
-        SECONDS,
+        ROUND_SECONDS * ROUNDS,
       );
     },
   },
@@ -293,7 +358,10 @@ async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup
         pgBefore = await pgWrites(schema);
       }
       if (scenario.name === 'userinfo') lastWrite = Date.now();
-      for (const l of live) await measure(l, scenario.name, () => scenario.run(l));
+      // timed measurements alternate between the servers in rounds, so both see the same machine
+      for (let round = 0; round < (scenario.rounds ?? 1); round++) {
+        for (const l of live) await measure(l, scenario.name, () => scenario.run(l));
+      }
       if (scenario.name === 'step_up') lastWrite = Date.now();
       // every user signed in so far holds a session and one token set: measured before the token endpoints add more
       if (scenario.name === 'full_login') redis = await redisPerSession(stepup.redisPrefix!);
@@ -374,7 +442,7 @@ async function main() {
         const server = await startChild('dist/src/main.js', env, stepupPort, {
           logFile: join(tmp, 'stepup.log'),
           readyPath: '/healthz',
-          nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+          nodeArgs: [...PRODUCTION_NODE_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
         });
         return { server, issuer: issuerFor(stepupPort) };
       },
@@ -417,6 +485,7 @@ async function main() {
         issuer: issuerFor(barePort),
       }),
     };
+    const costs = await machineCosts();
     const { stepup: stepupResults, bare: bareResults } = await benchBoth(stepupOptions, bareOptions);
 
     const results: Results = {
@@ -430,7 +499,8 @@ async function main() {
         node: process.version,
         loadAverageAtEnd: (await import('node:os')).loadavg().map((n) => Math.round(n * 100) / 100),
       },
-      settings: { secondsPerEndpoint: SECONDS, loginSeconds: LOGIN_SECONDS, stepUps: STEP_UPS, flowConcurrency: FLOW_CONCURRENCY, connections: CONNECTIONS, accessTokenTtl: TTL.AccessToken },
+      machineCosts: costs,
+      settings: { rounds: ROUNDS, secondsPerEndpoint: ROUND_SECONDS * ROUNDS, loginSeconds: LOGIN_SECONDS, stepUps: STEP_UPS, flowConcurrency: FLOW_CONCURRENCY, connections: CONNECTIONS, accessTokenTtl: TTL.AccessToken },
       stepup: stepupResults,
       bare: bareResults,
     };

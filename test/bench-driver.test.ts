@@ -1,10 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { closedLoop, forCount, takeUser, type BenchUser } from '../bench/flows.js';
 import { cpuSeconds, memoryMiB } from '../bench/proc.js';
 import { renderMarkdown, type Results, type ScenarioResult } from '../bench/report.js';
+import { PRODUCTION_NODE_FLAGS } from '../bench/shared.js';
 
 /** Issue #6: the benchmark driver's pieces work (shapes only; performance is never asserted in tests). */
 describe('bench driver', () => {
+  it('starts stepup with the Node flags the Dockerfile runs it with', () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8'))?.[1];
+    const argv = JSON.parse(cmd ?? '[]') as string[];
+    expect(argv.slice(0, 1 + PRODUCTION_NODE_FLAGS.length)).toEqual(['node', ...PRODUCTION_NODE_FLAGS]);
+  });
+
   it('reads a process CPU time and memory from /proc', () => {
     const cpu = cpuSeconds(process.pid);
     expect(Number.isFinite(cpu) && cpu >= 0).toBe(true);
