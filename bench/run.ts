@@ -7,7 +7,7 @@
  *
  *   npm run bench                    # default: about 2.5 minutes
  *   npm run bench -- --quick         # a smoke run: about 1 minute
- *   npm run bench -- --duration 5    # seconds per endpoint under autocannon
+ *   npm run bench -- --duration 12   # seconds per endpoint under autocannon, split into 3 alternating rounds
  *   npm run bench -- --profile       # also write a V8 CPU profile of stepup (--cpu-prof) to bench/results/profiles/
  *   npm run bench -- --update-readme # also put the table into README.md (between the bench markers)
  */
