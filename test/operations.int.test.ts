@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { REDACTED_PATHS } from '../src/ops/logger.js';
 import { Browser } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
-import { createConfidentialClient, createUser, discover, passwordLogin, RP_REDIRECT, startAuthorization } from './support/rp.js';
+import { enrollTotp } from './support/factors.js';
+import { createConfidentialClient, createUser, discover, finish, passwordLogin, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
 /** Operations (SPEC §5): health, readiness, logs without secrets, cookie flags. */
@@ -132,6 +133,36 @@ describe('logs', () => {
     const out = lines.join('');
     expect(out).not.toContain('S3CRET');
     expect(out).toContain('[redacted]');
+  });
+
+  it('a whole sign-in logs one access line per request and no password, code or token (issue #6: the access log skips redaction)', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
+    const logged = await startServer(iso, {}, { logger: pino({ level: 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'stepup' } }, sink) });
+    try {
+      const user = await createUser(logged.app);
+      const totp = await enrollTotp(logged.app, user.id);
+      const rp = await createConfidentialClient(logged.app);
+      const config = await discover(logged.issuer, rp.clientId, rp.clientSecret);
+      const browser = new Browser(logged.issuer);
+      const started = await startAuthorization(config, { acr_values: 'aal2' });
+      const codePage = await passwordLogin(browser, started, user.email, user.password);
+      const code = await totp.code();
+      const done = await browser.submit(codePage, '/totp', { code });
+      const tokens = await finish(config, started, done.url);
+      const authorizationCode = new URL(done.url).searchParams.get('code')!;
+      const out = lines.join('');
+      for (const secret of [user.password, code, authorizationCode, tokens.access_token, tokens.id_token!, rp.clientSecret]) expect(out).not.toContain(secret);
+      const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+      // authorize, login page, password, TOTP page, TOTP, resume, token
+      expect(access.length).toBeGreaterThanOrEqual(7);
+      for (const line of access) {
+        expect(Object.keys(line).sort()).toEqual(['level', 'method', 'ms', 'msg', 'path', 'requestId', 'service', 'status', 'time'].sort());
+        expect(String(line.path)).not.toContain('?');
+      }
+    } finally {
+      await logged.close();
+    }
   });
 
   it('every response carries a request id, and a given one is echoed', async () => {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
-import { createLogger } from '../../src/ops/logger.js';
+import { createLogger, type Logger } from '../../src/ops/logger.js';
 import { testConfig, type Isolation } from './env.js';
 
 /**
@@ -15,7 +15,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(iso: Isolation, env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -23,7 +23,7 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
   const clock = { offset: 0 };
   const app = await createApp(testConfig(iso, issuer, env), {
     schema: iso.schema,
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    logger: opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     now: () => Math.floor(Date.now() / 1000) + clock.offset,
   });
   server.on('request', app.callback);
