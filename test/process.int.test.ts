@@ -59,6 +59,8 @@ describe('CLI (SPEC §7)', () => {
     [['client', 'create', '--id', 'z', '--redirect-uri', 'https://a.example/cb', '--minimum-acr', 'gold'], 'unknown --minimum-acr'],
     [['client', 'create', '--id', 'svc', '--grant-type', 'client_credentials'], 'confidential'],
     [['client', 'create', '--id', 'w', '--bogus'], 'bogus'],
+    [['client', 'create', '--id', 'stepup-admin', '--redirect-uri', 'https://a.example/cb'], 'reserved for a built-in client'],
+    [['client', 'create', '--id', 'stepup-account', '--redirect-uri', 'https://a.example/cb'], 'reserved for a built-in client'],
     [['frobnicate'], 'unknown command'],
   ])('rejects %j with a one-line reason and a non-zero exit', async (args, reason) => {
     const result = await runCli(args, env, 'short\n');

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { ACCOUNT_CLIENT_ID } from '../account/internal-client.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../factors/password/password.js';
+import { ADMIN_CLIENT_ID } from './internal-client.js';
 
 /**
  * Input and output shapes of the admin operations (issue #5), shared by the admin API (JSON) and the
@@ -9,7 +11,7 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../factors/password/pa
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 /** Ids of the built-in clients (stepup's own pages): never stored, edited or deleted. */
-export const RESERVED_CLIENT_IDS = ['stepup-account', 'stepup-admin'];
+export const RESERVED_CLIENT_IDS = [ACCOUNT_CLIENT_ID, ADMIN_CLIENT_ID];
 
 const noNul = (s: string) => !s.includes('\u0000');
 const text = (max: number) => z.string().trim().max(max).refine(noNul, 'must not contain NUL');

@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { ACCOUNT_CLIENT_ID } from '../account/internal-client.js';
+import { ADMIN_CLIENT_ID } from '../admin/internal-client.js';
 import { loadPolicy } from '../config/policy-file.js';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import { hashPassword, passwordPolicyError } from '../factors/password/password.js';
@@ -120,6 +122,8 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
     });
     const id = v.id as string | undefined;
     if (!id || !/^[A-Za-z0-9._~-]{1,128}$/.test(id)) throw new UsageError('--id is required (letters, digits, . _ ~ -; at most 128)');
+    // stepup's own pages sign in as these; a stored client of the same id would never be used
+    if (id === ACCOUNT_CLIENT_ID || id === ADMIN_CLIENT_ID) throw new UsageError(`--id ${id} is reserved for a built-in client`);
     const secret = v.secret as string | undefined;
     if (secret !== undefined && secret.length === 0) throw new UsageError('--secret must not be empty');
     // client_secret_jwt (HS256) needs 256 bits; a shorter secret works for basic/post but is guessable
