@@ -12,17 +12,25 @@ import type { Middleware } from 'koa';
  * parameters matches exactly (with or without a trailing slash, as @koa/router's non-strict default).
  */
 export function mountOwnRouters(routers: Router[]): Middleware {
+  const owns = ownedPaths(routers);
+  const middleware = compose(routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as Middleware[]);
+  return (ctx, next) => (owns(ctx.path) ? middleware(ctx, next) : next());
+}
+
+/** Whether a request path can match one of the routers' routes. */
+export function ownedPaths(routers: Router[]): (path: string) => boolean {
   const exact = new Set<string>();
   const prefixes: string[] = [];
   for (const router of routers) {
     for (const layer of router.stack) {
+      // router.use() middleware (no methods) runs only when one of the router's routes matches
+      if (layer.methods.length === 0) continue;
       const path = String(layer.path);
-      const param = path.search(/[:(*]/);
+      // the first parameter, wildcard, group or optional part (path-to-regexp 8: `:id`, `*rest`, `{…}`)
+      const param = path.search(/[:(*{]/);
       if (param === -1) exact.add(path.replace(/\/+$/, '') || '/');
       else prefixes.push(path.slice(0, param));
     }
   }
-  const middleware = compose(routers.flatMap((router) => [router.routes(), router.allowedMethods()]) as Middleware[]);
-  const owns = (path: string) => exact.has(path.replace(/\/+$/, '') || '/') || prefixes.some((p) => path.startsWith(p));
-  return (ctx, next) => (owns(ctx.path) ? middleware(ctx, next) : next());
+  return (path: string) => exact.has(path.replace(/\/+$/, '') || '/') || prefixes.some((p) => path.startsWith(p));
 }
