@@ -1,8 +1,5 @@
 import type { EnrolledFactor } from '../stepup/index.js';
-import { normalizeEmail, toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
-
-/** RFC 5321's limit on a path; longer input cannot be an account's email. */
-const MAX_EMAIL_LENGTH = 254;
+import { normalizeEmail, searchableEmail, toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
 import type { Db } from './db.js';
 
 /**
@@ -114,7 +111,7 @@ export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads
       return (await snapshot(scope, accountId))?.enrolled ?? [];
     },
     async credentialsByEmail(scope, email) {
-      if (email.includes('\u0000') || email.length > MAX_EMAIL_LENGTH) return undefined; // Postgres text holds no NUL
+      if (!searchableEmail(email)) return undefined;
       const { rows } = (await db.raw(SNAPSHOT_BY_EMAIL, [normalizeEmail(email)])) as { rows: SnapshotRow[] };
       const row = rows[0];
       if (!row) return undefined;

@@ -35,7 +35,7 @@ export const toAccount = (r: AccountRow): Account => ({
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
 /** Postgres text cannot hold NUL, and no stored email is longer than RFC 5321 allows: such input finds nothing. */
-const searchable = (email: string) => !email.includes('\u0000') && email.length <= 254;
+export const searchableEmail = (email: string) => !email.includes('\u0000') && email.length <= 254;
 
 export class DuplicateEmailError extends Error {}
 
@@ -64,16 +64,11 @@ export function createAccountsRepo(db: Db) {
       return row ? toAccount(row) : undefined;
     },
     async findByEmail(email: string): Promise<Account | undefined> {
-      if (!searchable(email)) return undefined;
+      if (!searchableEmail(email)) return undefined;
       const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
       return row ? toAccount(row) : undefined;
     },
     /** For the password factor only. */
-    async findCredentialsByEmail(email: string): Promise<{ account: Account; passwordHash: string | null } | undefined> {
-      if (!searchable(email)) return undefined;
-      const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
-      return row ? { account: toAccount(row), passwordHash: row.password_hash } : undefined;
-    },
     async list(): Promise<Account[]> {
       const rows = await db<AccountRow>('accounts').orderBy('created_at', 'asc');
       return rows.map(toAccount);
