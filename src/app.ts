@@ -10,7 +10,10 @@ import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createStaticRouter } from './http/static.routes.js';
 import { loadPolicy } from './config/policy-file.js';
-import { createAttemptGuard } from './interactions/attempts.js';
+import { createAttemptGuard } from './factors/attempts.js';
+import type { FactorDeps } from './factors/deps.js';
+import { createEnrollmentRegistry, createFactorRegistry } from './factors/registry.js';
+import { createPageKit } from './http/kit.js';
 import { createProgressStore } from './interactions/progress.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createStepUpPolicy } from './oidc/policy.js';
@@ -102,25 +105,36 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const notify = createNotifier(logger, config.smtpUrl);
   const attempts = createAttemptGuard(limiter, stores.audit);
-  const interactions = createInteractionRouter({
-    webauthnUsers,
-    challenges,
-    rp,
-    provider,
+  const factorDeps: FactorDeps = {
     policy,
-    views,
-    csrf,
-    accounts: stores.accounts,
     reads,
     factors: stores.factors,
     recoveryCodes: stores.recoveryCodes,
+    webauthnUsers,
+    challenges,
+    rp,
+    audit: stores.audit,
     attempts,
+    notify,
+    issuerName: new URL(config.issuer).host,
+  };
+  const registry = createFactorRegistry(factorDeps);
+  const enrollments = createEnrollmentRegistry(factorDeps);
+  const kit = createPageKit(views, csrf);
+  const interactions = createInteractionRouter({
+    provider,
+    policy,
+    kit,
+    csrf,
+    reads,
+    registry,
+    enrollments,
+    factorDeps,
+    attempts,
+    audit: stores.audit,
     progress,
     sessionEvents,
     enrolledFactors,
-    audit: stores.audit,
-    issuerName: new URL(config.issuer).host,
-    notify,
     now,
   });
   const account = createAccountRouter({
@@ -132,14 +146,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     accounts: stores.accounts,
     factors: stores.factors,
     recoveryCodes: stores.recoveryCodes,
-    webauthnUsers,
-    challenges,
     sessionEvents,
     enrolledFactors,
     audit: stores.audit,
-    attempts,
-    issuerName: new URL(config.issuer).host,
-    rp,
+    registry,
+    enrollments,
+    factorDeps,
     notify,
     sessions: createAccountSessions(stores.redis, prefix),
     now,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createAttemptGuard } from '../src/interactions/attempts.js';
+import { createAttemptGuard } from '../src/factors/attempts.js';
 import { createFailureLimiter, type LimitRule } from '../src/store/redis/failure-limiter.js';
 import { TEST_REDIS_URL } from './support/env.js';
 

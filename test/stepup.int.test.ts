@@ -5,6 +5,7 @@ import { totpCodeAt } from '../src/factors/totp/totp.js';
 import { Browser, findForm, type Page } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
+import { enrollTotpInStepUp, reasonOf, stepOf } from './support/steps.js';
 import { createConfidentialClient, createUser, discover, finish, isCallback, startAuthorization, type AuthRequest, type Started } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
@@ -26,8 +27,8 @@ afterAll(async () => {
 
 const now = () => Math.floor(Date.now() / 1000) + server.clock.offset;
 const isPasswordPage = (p: Page) => p.html.includes('autocomplete="current-password"');
-const isTotpPage = (p: Page) => p.html.includes('action="/interaction/') && p.html.includes('/totp"') && !p.html.includes('name="enroll"');
-const isEnrollPage = (p: Page) => p.html.includes('name="enroll"');
+const isTotpPage = (p: Page) => stepOf(p) === 'totp';
+const isEnrollPage = (p: Page) => stepOf(p) === 'enroll_choice';
 
 async function userWithTotp() {
   const user = await createUser(server.app);
@@ -73,7 +74,7 @@ describe('stepping up a password session to aal2 (SPEC §2 rule 3)', () => {
     const { started, page } = await authorize(browser, { acr_values: 'aal2' });
     expect(isPasswordPage(page)).toBe(false);
     expect(isTotpPage(page)).toBe(true);
-    expect(page.html).toContain('This app asks for a second factor');
+    expect(reasonOf(page)).toBe(`${rp.clientId} asks for a second step: a code from your authenticator app, a passkey or a security key.`);
     expect(page.html).toMatch(/autocomplete="one-time-code"/);
     expect(page.html).toMatch(/inputmode="numeric"/);
 
@@ -320,9 +321,10 @@ describe('enrollment during step-up (SPEC §4 selfEnrollment)', () => {
     const { started, page } = await authorize(browser, { acr_values: 'aal2' });
     const enroll = await password(browser, page, user.email, user.password);
     expect(isEnrollPage(enroll)).toBe(true);
-    expect(enroll.html).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,/);
-    const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
-    const codesPage = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, now()) });
+    const totpPage = await browser.submit(enroll, '/interaction/', { enroll: 'totp' });
+    expect(stepOf(totpPage)).toBe('enroll_totp');
+    expect(totpPage.html).toMatch(/<img class="qr" src="data:image\/svg\+xml;base64,/);
+    const { page: codesPage, secret: manualKey } = await enrollTotpInStepUp(browser, totpPage, now());
     // the first second factor comes with 10 recovery codes, shown once
     expect([...codesPage.html.matchAll(/<li><code>([0-9a-z-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const cb = await browser.submit(codesPage, `/interaction/${new URL(codesPage.url).pathname.split('/')[2]}`);
@@ -402,7 +404,7 @@ describe('every decision is audited (SPEC §2)', () => {
     const stepUp = decisions.find((d) => d.outcome === 'info');
     expect(stepUp).toMatchObject({ reason: 'level_not_held', clientId: rp.clientId, details: { requested: ['aal2'], held: ['aal1'], target: 'aal2' } });
     const satisfied = decisions.find((d) => d.outcome === 'success' && (d.details as { resumed?: boolean }).resumed);
-    expect(satisfied).toMatchObject({ reason: 'already_held', details: { held: ['aal1', 'aal2'], target: 'aal2' } });
+    expect(satisfied).toMatchObject({ reason: 'target_reached', details: { held: ['aal1', 'aal2'], target: 'aal2' } });
   });
 });
 
@@ -413,9 +415,10 @@ describe('enrollment is re-checked at confirmation (SPEC §4)', () => {
     const { page } = await authorize(browser, { acr_values: 'aal2' });
     const enroll = await password(browser, page, user.email, user.password);
     expect(isEnrollPage(enroll)).toBe(true);
-    const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
+    const totpPage = await browser.submit(enroll, '/interaction/', { enroll: 'totp' });
+    const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(totpPage.html)![1]!.replace(/\s/g, '');
     await enrollTotp(server.app, user.id, 'Enrolled elsewhere'); // meanwhile, in another session
-    const after = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, now()) });
+    const after = await browser.submit(totpPage, '/enroll/totp', { code: await totpCodeAt(manualKey, now()) });
     expect(isCallback(after)).toBe(false);
     expect(isTotpPage(after)).toBe(true); // now the existing second factor is required
     const factors = await server.app.stores.factors.listForAccount(user.id);

@@ -2,34 +2,21 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
-import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Audit } from '../audit/audit.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../factors/recovery-codes/recovery-codes.js';
-import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
-import type { AttemptGuard } from '../interactions/attempts.js';
-import { lockedMessage } from '../interactions/attempts.js';
-import {
-  AUTHENTICATOR_KINDS,
-  CHALLENGE_TTL_SECONDS,
-  challengeOf,
-  parseCredentialJson,
-  registrationOptions,
-  verifyRegistration,
-  WebAuthnRejected,
-  type AuthenticatorKind,
-  type RelyingParty,
-} from '../factors/webauthn/webauthn.js';
-import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
+import type { EnrollmentRegistry, EnrollmentSubject, FactorRegistry } from '../factors/factor.js';
+import { totpEnrollmentAgain } from '../factors/totp/totp.factor.js';
+import type { FactorDeps } from '../factors/deps.js';
+import { AUTHENTICATOR_KINDS, type AuthenticatorKind } from '../factors/webauthn/webauthn.js';
+import { readForm } from '../http/kit.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import { levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
-import { DuplicateCredentialError, type FactorsRepo } from '../store/factors.repo.js';
+import type { FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
-import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
 import type { AccountSessions } from '../store/redis/account-sessions.js';
-import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
 
@@ -48,15 +35,13 @@ export interface AccountDeps {
   accounts: AccountsRepo;
   factors: FactorsRepo;
   recoveryCodes: RecoveryCodesRepo;
-  webauthnUsers: WebAuthnUsersRepo;
-  challenges: ChallengeStore;
   sessionEvents: SessionEventsStore;
   enrolledFactors: (accountId: string) => Promise<EnrolledFactor[]>;
   audit: Audit;
-  attempts: AttemptGuard;
-  /** shown in authenticator apps next to the account (the issuer's host) */
-  issuerName: string;
-  rp: RelyingParty;
+  /** the factors and their enrollment: the same code as the step-up (src/factors/) */
+  registry: FactorRegistry;
+  enrollments: EnrollmentRegistry;
+  factorDeps: FactorDeps;
   /** SPEC §4: removing a factor ends the account's other sessions */
   sessions: AccountSessions;
   notify: (accountId: string, message: string) => Promise<void>;
@@ -65,6 +50,7 @@ export interface AccountDeps {
 
 const STATE_COOKIE = 'stepup.account';
 const MAX_LABEL_LENGTH = 64;
+const SHOWN_KINDS = ['totp', 'webauthn'] as const;
 /** Where a sign-in may return to: a fixed set of the account's own pages (no open redirect). */
 const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new)?$/;
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
@@ -136,14 +122,13 @@ export function createAccountRouter(deps: AccountDeps): Router {
     page(ctx, 'account.njk', {
       title: 'Your account',
       account: user.account,
-      factors: factors.filter((f) => f.status === 'active').map((f) => ({
+      factors: factors.filter((f) => f.status === 'active' && SHOWN_KINDS.includes(f.type)).map((f) => ({
         id: f.id,
         label: f.label,
         created: shortDate(f.createdAt),
         lastUsed: f.lastUsedAt ? shortDate(f.lastUsedAt) : undefined,
-        kindName: f.type === 'totp' ? 'Authenticator app' : f.webauthn?.userVerifying ? 'Passkey' : 'Security key',
-        model: f.webauthn?.authenticatorModel,
-        backup: f.webauthn ? (f.webauthn.backupEligible ? (f.webauthn.backupState ? 'Synced (backed up)' : 'Can be synced') : 'Device-bound') : undefined,
+        // each factor says how it is named (src/factors/)
+        ...deps.registry[f.type].describe?.(f),
       })),
       recoveryCodes,
       notice,
@@ -161,6 +146,15 @@ export function createAccountRouter(deps: AccountDeps): Router {
 
   const kindOf = (value: unknown): AuthenticatorKind | undefined => AUTHENTICATOR_KINDS.find((k) => k === value);
 
+  const subjectOf = (user: { account: { id: string; email: string; name: string | null }; sessionUid: string }): EnrollmentSubject => ({
+    accountId: user.account.id,
+    email: user.account.email,
+    name: user.account.name,
+    slot: user.sessionUid,
+    clientId: ACCOUNT_CLIENT_ID,
+    via: 'account_page',
+  });
+
   router.get('/account/keys/new', async (ctx) => {
     const kind = kindOf(ctx.query.kind);
     if (!kind) return problem(ctx, 400, 'Unknown request', 'Choose a passkey or a security key from your account page.');
@@ -169,160 +163,53 @@ export function createAccountRouter(deps: AccountDeps): Router {
     if (!user) return signIn(ctx, returnTo);
     const { level, fresh } = await freshness(user.account.id, user.events, true);
     if (!fresh) return signIn(ctx, returnTo, level?.acr, user.events);
-    const existing = await deps.factors.webAuthnCredentials(user.account.id);
-    const handle = await deps.webauthnUsers.handleFor(user.account.id);
-    const options = await registrationOptions({
-      rp: deps.rp,
-      userHandle: new Uint8Array(Buffer.from(handle, 'base64url')),
-      userName: user.account.email,
-      displayName: user.account.name ?? user.account.email,
-      kind,
-      existing,
-    });
-    await deps.challenges.put(
-      `reg:${user.sessionUid}`,
-      { challenge: options.challenge, purpose: 'register', accountId: user.account.id, kind, requireUserVerification: kind === 'passkey', expiresAt: deps.now() + CHALLENGE_TTL_SECONDS },
-      CHALLENGE_TTL_SECONDS,
-    );
-    page(ctx, 'account-key-new.njk', {
-      title: kind === 'passkey' ? 'Add a passkey' : 'Add a security key',
-      kind,
-      options: JSON.stringify(options),
-      error: ctx.state.registrationError,
-    });
+    const shown = await deps.enrollments[kind].begin(ctx, subjectOf(user));
+    page(ctx, 'account-key-new.njk', { title: kind === 'passkey' ? 'Add a passkey' : 'Add a security key', step: 'enroll_webauthn', ...shown });
   });
 
   router.post('/account/keys', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, '/account');
-    const body = ctx.request.body as Record<string, unknown>;
+    const kind = kindOf((ctx.request.body as Record<string, unknown>).kind) ?? 'passkey';
     // re-checked here, not only when the page was shown (SPEC §4)
     const { level, fresh } = await freshness(user.account.id, user.events, true);
-    const record = await deps.challenges.take(`reg:${user.sessionUid}`);
-    const kind = record?.kind ?? 'passkey';
     if (!fresh) return signIn(ctx, `/account/keys/new?kind=${kind}`, level?.acr, user.events);
-
-    const fail = async (reason: string, message: string) => {
-      await deps.audit.record({ type: 'factor.enroll', outcome: 'failure', reason, subject: user.account.id, actor: user.account.id, details: { type: 'webauthn' } }, ctx);
-      ctx.status = 400;
-      return page(ctx, 'account-key-failed.njk', { title: 'Not added', message, kind });
-    };
-    const response = parseCredentialJson<RegistrationResponseJSON>(body.response);
-    if (!response) return fail('malformed_response', 'Your browser did not send a usable answer. Try again.');
-    if (!record || record.purpose !== 'register' || record.accountId !== user.account.id || record.expiresAt < deps.now() || challengeOf(response) !== record.challenge) {
-      return fail('challenge_invalid', 'This request expired. Try again.');
+    const enrollment = deps.enrollments[kind];
+    const result = await enrollment.confirm(ctx, subjectOf(user), readForm(ctx, enrollment.form), deps.now());
+    if (!result.ok) {
+      ctx.status = result.status;
+      return page(ctx, 'account-key-failed.njk', { title: 'Not added', message: result.message, kind });
     }
-    let verified;
-    try {
-      verified = await verifyRegistration({ rp: deps.rp, response, expectedChallenge: record.challenge, kind });
-    } catch (err) {
-      if (!(err instanceof WebAuthnRejected)) throw err;
-      return fail(err.reason, 'Your passkey or security key could not be verified. Try again.');
-    }
-    const model = authenticatorModel(verified.aaguid);
-    const typed = typeof body.label === 'string' ? body.label.trim().slice(0, MAX_LABEL_LENGTH) : '';
-    const label = typed || model || (kind === 'passkey' ? 'Passkey' : 'Security key');
-    let factor;
-    // the first second factor comes with recovery codes, stored in the same transaction (SPEC §3, issue #7)
-    const codes = newRecoveryCodes();
-    try {
-      factor = await deps.factors.createWebAuthn(user.account.id, {
-        label,
-        credentialId: verified.credentialId,
-        publicKey: verified.publicKey,
-        signCount: verified.signCount,
-        transports: verified.transports,
-        aaguid: verified.aaguid,
-        backupEligible: verified.backupEligible,
-        backupState: verified.backupState,
-        userVerifying: verified.userVerified,
-        attested: false,
-      }, codes.map(hashRecoveryCode));
-    } catch (err) {
-      if (err instanceof DuplicateCredentialError) return fail('duplicate_credential', 'This passkey or security key is already registered.');
-      throw err;
-    }
-    await deps.audit.record(
-      {
-        type: 'factor.enroll',
-        outcome: 'success',
-        subject: user.account.id,
-        actor: user.account.id,
-        details: { factorId: factor.id, type: 'webauthn', kind, aaguid: verified.aaguid, backupEligible: verified.backupEligible, userVerified: verified.userVerified },
-      },
-      ctx,
-    );
-    await deps.notify(user.account.id, `A ${kind === 'passkey' ? 'passkey' : 'security key'} ("${label}") was added to your account.`);
-    return afterEnrollment(ctx, user.account.id, factor.recoveryCodesIssued ? codes : undefined);
+    return afterEnrollment(ctx, result.recoveryCodes);
   });
-
-  /** A pending authenticator app for this account: QR code and key shown once, confirmed by one valid code. */
-  const showTotpEnrollment = async (ctx: Context, account: { id: string; email: string }, error?: string, pendingId?: string) => {
-    let factorId = pendingId;
-    let secret = factorId ? (await deps.factors.totpSecret(factorId, account.id))?.secret : undefined;
-    if (!factorId || !secret) {
-      secret = newTotpSecret();
-      factorId = (await deps.factors.createPendingTotp(account.id, 'Authenticator app', secret)).id;
-    }
-    page(ctx, 'account-totp-new.njk', {
-      title: 'Add an authenticator app',
-      factorId,
-      qr: await totpQrDataUrl(totpUri(secret, deps.issuerName, account.email)),
-      manualKey: formatManualKey(secret),
-      error,
-    });
-  };
 
   router.get('/account/totp/new', async (ctx) => {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, '/account/totp/new');
     const { level, fresh } = await freshness(user.account.id, user.events, totpLevel ?? false);
     if (!fresh) return signIn(ctx, '/account/totp/new', level?.acr, user.events);
-    await showTotpEnrollment(ctx, user.account);
+    const shown = await deps.enrollments.totp.begin(ctx, subjectOf(user));
+    page(ctx, 'account-totp-new.njk', { title: 'Add an authenticator app', step: 'enroll_totp', ...shown });
   });
 
   router.post('/account/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const user = await signedIn(ctx);
     if (!user) return signIn(ctx, '/account/totp/new');
-    const accountId = user.account.id;
     // re-checked here, not only when the page was shown (SPEC §4)
-    const { level, fresh } = await freshness(accountId, user.events, totpLevel ?? false);
+    const { level, fresh } = await freshness(user.account.id, user.events, totpLevel ?? false);
     if (!fresh) return signIn(ctx, '/account/totp/new', level?.acr, user.events);
-    const body = ctx.request.body as Record<string, unknown>;
-    const factorId = typeof body.factorId === 'string' && /^[0-9a-f-]{36}$/i.test(body.factorId) ? body.factorId : undefined;
-    const code = typeof body.code === 'string' ? body.code.replace(/\s/g, '').slice(0, 16) : '';
-    const stored = factorId ? await deps.factors.totpSecret(factorId, accountId) : undefined;
-    if (!factorId || !stored || stored.status !== 'pending') {
-      return problem(ctx, 400, 'Setup expired', 'This setup was replaced or finished. Start again from your account page.');
-    }
-    // the same limits as a TOTP code at sign-in: a code is guessable (SPEC §3)
-    const subjects = { account: `totp:acct:${accountId}`, ip: `ip:${ctx.ip}` };
-    const what = { type: 'factor.enroll', subject: accountId, clientId: ACCOUNT_CLIENT_ID };
-    const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
-    if (lockedFor !== undefined) {
-      ctx.status = 429;
-      ctx.set('Retry-After', String(lockedFor));
-      return showTotpEnrollment(ctx, user.account, lockedMessage(lockedFor), factorId);
-    }
-    const step = await matchTotpStep(stored.secret, code, deps.now(), stored.lastUsedStep);
-    // confirmation and the first recovery codes in one transaction, with the same single-use claim of the step
-    const codes = newRecoveryCodes();
-    const confirmed = step === undefined ? undefined : await deps.factors.confirmTotpEnrollment(factorId, accountId, step, codes.map(hashRecoveryCode));
-    if (!confirmed) {
-      await deps.attempts.failed(ctx, subjects, { ...what, reason: 'bad_code' });
-      ctx.status = 400;
-      return showTotpEnrollment(ctx, user.account, 'That code did not match. Enter the current code from the app.', factorId);
-    }
-    await deps.attempts.succeeded(subjects);
-    await deps.audit.record({ type: 'factor.enroll', outcome: 'success', subject: accountId, actor: accountId, details: { factorId, type: 'totp' } }, ctx);
-    await deps.notify(accountId, 'An authenticator app was added to your account.');
-    return afterEnrollment(ctx, accountId, confirmed.recoveryCodesIssued ? codes : undefined);
+    const input = readForm(ctx, deps.enrollments.totp.form);
+    const result = await deps.enrollments.totp.confirm(ctx, subjectOf(user), input, deps.now());
+    if (result.ok) return afterEnrollment(ctx, result.recoveryCodes);
+    ctx.status = result.status;
+    const again = input ? await totpEnrollmentAgain(deps.factorDeps, user.account.id, user.account.email, input.factorId) : undefined;
+    if (!again) return problem(ctx, 400, 'Setup expired', 'This setup was replaced or finished. Start again from your account page.');
+    page(ctx, 'account-totp-new.njk', { title: 'Add an authenticator app', step: 'enroll_totp', error: result.message, ...again });
   });
 
   /** After a new factor: its first recovery codes, shown once (SPEC §3), else back to the list. */
-  const afterEnrollment = async (ctx: Context, accountId: string, issuedCodes: string[] | undefined) => {
+  const afterEnrollment = async (ctx: Context, issuedCodes: string[] | undefined) => {
     if (issuedCodes) {
-      await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', subject: accountId, actor: accountId, details: { count: issuedCodes.length } }, ctx);
       return page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes: issuedCodes, continueUrl: '/account', continueFields: { notice: 'added' }, setupText: 'Your new sign-in method is ready.' });
     }
     ctx.status = 303;

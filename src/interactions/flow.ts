@@ -2,14 +2,14 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { clientAcrSettings, type ClientInstance } from '../oidc/client-metadata.js';
 import { requestInputs, type StepUpResult } from '../oidc/policy.js';
-import { evaluate, parseRequirement, type Decision, type EnrolledFactor, type Policy, type Requirement } from '../stepup/index.js';
+import { decide, type Decision, type EnrolledFactor, type Policy, type Requirement } from '../stepup/index.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
 import type { InteractionProgress, ProgressStore } from './progress.js';
 
 /**
  * Where an interaction stands: who is signing in, what is already proven (the session's events plus
- * this interaction's), and what the policy decides next. Recomputed from server-side state on every
- * page and every POST; nothing about the user's level comes from the browser.
+ * this interaction's), and what stepup's one decision (stepup/decide.ts) says comes next. Recomputed
+ * from server-side state on every page and every POST; nothing about the user's level comes from the browser.
  */
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -27,11 +27,14 @@ export interface FlowState {
   interaction: InteractionDetails;
   accountId?: string;
   progress?: InteractionProgress;
-  requirement: Requirement;
+  requirement?: Requirement;
+  /** the session's events that count for this account, then this interaction's */
   events: StoredFactorEvent[];
   /** what the account can authenticate with, as read by this request */
   enrolled?: EnrolledFactor[];
   decision?: Decision;
+  /** the interaction's target (issue #23), to keep with its progress */
+  target?: string;
 }
 
 /**
@@ -42,46 +45,66 @@ export async function resolveFlow(deps: FlowDeps, interaction: InteractionDetail
   const progress = known ? known.progress : await deps.progress.get(interaction.uid);
   const sessionAccount = interaction.session?.accountId;
   const accountId = progress?.accountId ?? sessionAccount;
-  const client = typeof interaction.params.client_id === 'string' ? await deps.provider.Client.find(interaction.params.client_id) : undefined;
-  const requirement = parseRequirement(deps.policy, requestInputs(interaction.params), clientAcrSettings(client as ClientInstance | undefined));
-  if (!accountId) return { interaction, requirement, events: [] };
+  if (!accountId) return { interaction, events: [] };
 
-  const fresh = progress?.events ?? [];
-  // the session's events count only for its own account, and not at all for prompt=login / max_age=0
-  const sessionEvents =
-    sessionAccount === accountId && interaction.session?.uid && !requirement.freshLogin
-      ? await deps.sessionEvents.get(interaction.session.uid, accountId)
-      : [];
-  const events = [...sessionEvents, ...fresh];
-  const effective = requirement.freshLogin && fresh.length > 0 ? { ...requirement, freshLogin: false } : requirement;
+  const client = typeof interaction.params.client_id === 'string' ? await deps.provider.Client.find(interaction.params.client_id) : undefined;
+  // the session's events count only for its own account
+  const sessionEvents = sessionAccount === accountId && interaction.session?.uid ? await deps.sessionEvents.get(interaction.session.uid, accountId) : [];
   const enrolled = await deps.enrolledFactors(accountId, scope);
-  const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now: deps.now() });
-  return { interaction, accountId, progress, requirement, events, enrolled, decision };
+  const fresh = progress?.events ?? [];
+  const { requirement, decision, target } = decide({
+    policy: deps.policy,
+    request: requestInputs(interaction.params),
+    client: clientAcrSettings(client as ClientInstance | undefined),
+    sessionEvents,
+    // once identified, the person is inside this interaction: its target holds from here on (issue #23)
+    interaction: { events: fresh, ...(progress?.target ? { target: progress.target } : {}) },
+    enrolled,
+    now: deps.now(),
+  });
+  const counted = requirement.freshLogin ? fresh : [...sessionEvents, ...fresh];
+  return { interaction, accountId, progress, requirement, events: counted, enrolled, decision, target };
+}
+
+const ttlOf = (interaction: InteractionDetails) => interaction.exp - Math.floor(Date.now() / 1000);
+
+/**
+ * Keeps the interaction's target with its progress (issue #23) before anything can change what the
+ * account can reach (an enrollment), so the target stays the one chosen when the interaction started.
+ */
+export async function pinTarget(deps: FlowDeps, state: FlowState): Promise<InteractionProgress | undefined> {
+  if (!state.accountId || state.progress?.target || !state.target) return state.progress;
+  const progress: InteractionProgress =
+    state.progress && state.progress.accountId === state.accountId
+      ? { ...state.progress, target: state.target }
+      : { accountId: state.accountId, startedAt: deps.now(), events: [], target: state.target };
+  await deps.progress.put(state.interaction.uid, progress, ttlOf(state.interaction));
+  return progress;
 }
 
 /**
- * Records a verified factor in the interaction's progress.
- * @param current the progress as this request read it (resolveFlow): not read again. Two requests of one
- * interaction racing each other can lose an event this way (as with any read-then-write), never gain one.
+ * Records a verified factor in the interaction's progress, with the interaction's target.
+ * @param state what this request resolved (not read again). Two requests of one interaction racing each
+ * other can lose an event this way (as with any read-then-write), never gain one.
  */
-export async function recordEvent(
-  deps: FlowDeps,
-  interaction: InteractionDetails,
-  accountId: string,
-  event: StoredFactorEvent,
-  current: InteractionProgress | undefined,
-): Promise<InteractionProgress> {
+export async function recordEvent(deps: FlowDeps, state: FlowState, accountId: string, event: StoredFactorEvent): Promise<InteractionProgress> {
+  const current = state.progress;
   const progress: InteractionProgress =
     current && current.accountId === accountId
-      ? { ...current, events: [...current.events, event] }
-      : { accountId, startedAt: deps.now(), events: [event] };
-  await deps.progress.put(interaction.uid, progress, interaction.exp - Math.floor(Date.now() / 1000));
+      ? { ...current, events: [...current.events, event], ...(current.target || !state.target ? {} : { target: state.target }) }
+      : // the first verification identifies the account: its target is decided from what came before it
+        { accountId, startedAt: deps.now(), events: [event] };
+  await deps.progress.put(state.interaction.uid, progress, ttlOf(state.interaction));
   return progress;
 }
 
 /** Finishes the interaction exactly once, with every step proven: oidc-provider resumes the authorization. */
 export async function finishLogin(deps: FlowDeps, ctx: Context, state: FlowState & { decision: Extract<Decision, { outcome: 'satisfied' }> }) {
-  const stepup: StepUpResult = { events: state.progress?.events ?? [], startedAt: state.progress?.startedAt ?? deps.now() };
+  const stepup: StepUpResult = {
+    events: state.progress?.events ?? [],
+    startedAt: state.progress?.startedAt ?? deps.now(),
+    ...(state.progress?.target ?? state.target ? { target: state.progress?.target ?? state.target } : {}),
+  };
   const returnTo = await deps.provider.interactionResult(
     ctx.req,
     ctx.res,

@@ -11,8 +11,8 @@ export interface InteractionProgress {
   accountId: string;
   startedAt: number;
   events: StoredFactorEvent[];
-  /** a TOTP enrollment shown during this interaction, awaiting its confirming code */
-  pendingTotpId?: string;
+  /** the target chosen when the interaction started (issue #23, SPEC §2 rule 3) */
+  target?: string;
 }
 
 export function createProgressStore(redis: Redis, prefix: string) {

@@ -1,13 +1,6 @@
 import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
-import {
-  evaluate,
-  parseRequirement,
-  type AuthorizationInputs,
-  type EnrolledFactor,
-  type FactorEvent,
-  type Policy,
-} from '../stepup/index.js';
+import { decide, parseRequirement, type AuthorizationInputs, type EnrolledFactor, type FactorEvent, type Policy } from '../stepup/index.js';
 import type { SessionEventsStore } from '../store/redis/session-events.js';
 import { clientAcrSettings, type ClientInstance } from './client-metadata.js';
 
@@ -27,6 +20,8 @@ export interface StepUpResult {
   events: FactorEvent[];
   /** when the interaction started: with prompt=login / max_age=0 only its own events count */
   startedAt: number;
+  /** the target chosen when the interaction started (issue #23) */
+  target?: string;
 }
 
 export interface PolicyBridgeDeps {
@@ -64,29 +59,24 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
       async (ctx: KoaContextWithOIDC) => {
         const session = ctx.oidc.session;
         const params = ctx.oidc.params as Record<string, unknown>;
-        const requirement = parseRequirement(deps.policy, requestInputs(params), clientAcrSettings(ctx.oidc.client as ClientInstance | undefined));
+        const client = clientAcrSettings(ctx.oidc.client as ClientInstance | undefined);
         // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
-        if (requirement.unmetReason) throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${requirement.unmetReason})`);
+        const { unmetReason } = parseRequirement(deps.policy, requestInputs(params), client);
+        if (unmetReason) throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${unmetReason})`);
         if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it
-        const now = deps.now();
         const result = ctx.oidc.result as { login?: unknown; stepup?: StepUpResult } | undefined;
         const resumed = Boolean(result?.login);
         const accountId = session.accountId;
-
-        let events = await deps.sessionEvents.get(session.uid, accountId);
-        let effective = requirement;
-        if (resumed) {
-          const fresh = result?.stepup?.events ?? [];
-          if (requirement.freshLogin) {
-            // prompt=login / max_age=0: the interaction itself must have proven every step (rule 6)
-            events = fresh;
-            effective = { ...requirement, freshLogin: false };
-          } else {
-            events = [...events, ...fresh];
-          }
-        }
-        const enrolled = await deps.enrolledFactors(accountId, ctx);
-        const decision = evaluate({ policy: deps.policy, requirement: effective, events, enrolled, now });
+        const { decision, requirement } = decide({
+          policy: deps.policy,
+          request: requestInputs(params),
+          client,
+          sessionEvents: await deps.sessionEvents.get(session.uid, accountId),
+          // on resume: what the interaction proved, towards the target it started with
+          ...(resumed ? { interaction: { events: result?.stepup?.events ?? [], ...(result?.stepup?.target ? { target: result.stepup.target } : {}) } } : {}),
+          enrolled: await deps.enrolledFactors(accountId, ctx),
+          now: deps.now(),
+        });
 
         await deps.audit.record({
           type: 'stepup.decision',

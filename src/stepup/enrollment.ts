@@ -1,7 +1,7 @@
 import type { FactorEvent } from './factor-events.js';
 import { heldLevels } from './held-levels.js';
 import { levelOf, type LevelDefinition, type Policy } from './levels.js';
-import { evaluate } from './evaluate.js';
+import { ENROLLMENT_FRESHNESS_SECONDS, evaluate } from './evaluate.js';
 import type { EnrolledFactor } from './steps.js';
 
 /**
@@ -10,7 +10,7 @@ import type { EnrolledFactor } from './steps.js';
  * rule to renaming and removing a factor (SPEC §5: "changes need step-up"), at the account's highest
  * reachable level.
  */
-export const ENROLLMENT_FRESHNESS_SECONDS = 5 * 60;
+export { ENROLLMENT_FRESHNESS_SECONDS };
 
 /** The highest level the account can reach with its enrolled factors (without enrolling anything). */
 export function highestReachableLevel(policy: Policy, enrolled: EnrolledFactor[], now: number): LevelDefinition | undefined {

@@ -201,7 +201,7 @@ describe('SPEC §2 rule 3: the first reachable requested value; only the missing
       { target: 'aal2', held: ['aal1'], missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp', 'webauthn'] }] },
     ],
   ])('%s', (_label, c, expected) => {
-    expect(decide(c)).toMatchObject({ outcome: 'step_up', enrollmentAllowed: false, ...expected });
+    expect(decide(c)).toMatchObject({ outcome: 'step_up', enrollmentAllowed: false, enroll: [], ...expected });
   });
 
   it('a passkey tap lifts a fresh password session to phr (synced) or phrh (device-bound)', () => {
@@ -261,9 +261,17 @@ describe('SPEC §2 rule 4: nothing reachable → unmet (never a lower acr than r
 describe('SPEC §2 rule 4 exception / §4: selfEnrollment of a first second factor during the step-up', () => {
   it.each<[string, Case, Decision]>([
     [
-      'on: a password session of a password-only user asked for aal2 enrolls TOTP',
+      'on: a fresh password session of a password-only user asked for aal2 may enroll a passkey, a security key or an authenticator app',
       { inputs: { acrValues: 'aal2' }, events: [pwd()], enrolled: passwordOnly },
-      { outcome: 'step_up', target: 'aal2', reason: 'level_not_held', held: ['aal1'], enrollmentAllowed: true, missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] }] },
+      {
+        outcome: 'step_up',
+        target: 'aal2',
+        reason: 'level_not_held',
+        held: ['aal1'],
+        enrollmentAllowed: true,
+        enroll: ['passkey', 'security_key', 'totp'],
+        missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: [] }],
+      },
     ],
     [
       'on, no session yet: the password first, then the enrollment',
@@ -274,23 +282,72 @@ describe('SPEC §2 rule 4 exception / §4: selfEnrollment of a first second fact
         reason: 'no_session',
         held: [],
         enrollmentAllowed: true,
+        enroll: ['passkey', 'security_key', 'totp'],
         missing: [
           { acr: 'aal1', step: 'primary', allowedFactors: ['password'] },
-          { acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] },
+          { acr: 'aal2', step: 'second_factor', allowedFactors: [] },
         ],
       },
     ],
     [
-      'on, "phr aal2": enrolling TOTP can reach aal2 only',
-      { inputs: { acrValues: 'phr aal2' }, events: [pwd()], enrolled: passwordOnly },
-      { outcome: 'step_up', target: 'aal2', reason: 'level_not_held', held: ['aal1'], enrollmentAllowed: true, missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] }] },
+      'on, a password older than 5 minutes (SPEC §4): the password again, then the enrollment',
+      { inputs: { acrValues: 'aal2' }, events: [pwd(3600)], enrolled: passwordOnly },
+      {
+        outcome: 'step_up',
+        target: 'aal2',
+        reason: 'level_not_held',
+        held: ['aal1'],
+        enrollmentAllowed: true,
+        enroll: ['passkey', 'security_key', 'totp'],
+        missing: [
+          { acr: 'aal1', step: 'primary', allowedFactors: ['password'] },
+          { acr: 'aal2', step: 'second_factor', allowedFactors: [] },
+        ],
+      },
     ],
-    ['on, phr: enrolling TOTP cannot reach it', { inputs: { acrValues: 'phr' }, events: [pwd()], enrolled: passwordOnly }, { outcome: 'unmet', reason: 'no_enrolled_factor_for_target', held: ['aal1'] }],
+    [
+      'on, "phr aal2": phr is the first reachable value (a passkey or security key)',
+      { inputs: { acrValues: 'phr aal2' }, events: [pwd()], enrolled: passwordOnly },
+      {
+        outcome: 'step_up',
+        target: 'phr',
+        reason: 'level_not_held',
+        held: ['aal1'],
+        enrollmentAllowed: true,
+        enroll: ['passkey', 'security_key'],
+        missing: [
+          { acr: 'aal2', step: 'second_factor', allowedFactors: [] },
+          { acr: 'phr', step: 'phishing_resistant', allowedFactors: [] },
+        ],
+      },
+    ],
+    [
+      'on, phrh: only a device-bound security key can reach it',
+      { inputs: { acrValues: 'phrh' }, events: [pwd()], enrolled: passwordOnly },
+      {
+        outcome: 'step_up',
+        target: 'phrh',
+        reason: 'level_not_held',
+        held: ['aal1'],
+        enrollmentAllowed: true,
+        enroll: ['security_key'],
+        missing: [
+          { acr: 'aal2', step: 'second_factor', allowedFactors: [] },
+          { acr: 'phr', step: 'phishing_resistant', allowedFactors: [] },
+          { acr: 'phrh', step: 'device_bound', allowedFactors: [] },
+        ],
+      },
+    ],
+    [
+      'on, phrh requiring attestation: nothing enrolled here is attested, so unmet',
+      { inputs: { acrValues: 'phrh' }, events: [pwd()], enrolled: passwordOnly, policy: attestationRequired },
+      { outcome: 'unmet', reason: 'no_enrolled_factor_for_target', held: ['aal1'] },
+    ],
     ['off: unmet', { inputs: { acrValues: 'aal2' }, events: [pwd()], enrolled: passwordOnly, policy: selfEnrollmentOff }, { outcome: 'unmet', reason: 'self_enrollment_disabled', held: ['aal1'] }],
     [
       'off: a user who has a second factor is unaffected',
       { inputs: { acrValues: 'aal2' }, events: [pwd()], enrolled: withTotp, policy: selfEnrollmentOff },
-      { outcome: 'step_up', target: 'aal2', reason: 'level_not_held', held: ['aal1'], enrollmentAllowed: false, missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] }] },
+      { outcome: 'step_up', target: 'aal2', reason: 'level_not_held', held: ['aal1'], enrollmentAllowed: false, enroll: [], missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] }] },
     ],
     [
       'recovery codes are a second factor: used, not an enrollment',
@@ -300,7 +357,7 @@ describe('SPEC §2 rule 4 exception / §4: selfEnrollment of a first second fact
         target: 'aal2',
         reason: 'level_not_held',
         held: ['aal1'],
-        enrollmentAllowed: false,
+        enrollmentAllowed: false, enroll: [],
         missing: [{ acr: 'aal2', step: 'second_factor', allowedFactors: ['recovery_code'] }],
       },
     ],
@@ -325,17 +382,17 @@ describe('SPEC §2 rule 5: no acr requested → the highest level held', () => {
     [
       'no session → a primary factor',
       { events: [] },
-      { outcome: 'step_up', target: 'aal1', reason: 'no_session', held: [], enrollmentAllowed: false, missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['password'] }] },
+      { outcome: 'step_up', target: 'aal1', reason: 'no_session', held: [], enrollmentAllowed: false, enroll: [], missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['password'] }] },
     ],
     [
       'a passkey user with no session → the passkey',
       { events: [], enrolled: [SYNCED_PASSKEY, TOTP] },
-      { outcome: 'step_up', target: 'aal1', reason: 'no_session', held: [], enrollmentAllowed: false, missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['webauthn'] }] },
+      { outcome: 'step_up', target: 'aal1', reason: 'no_session', held: [], enrollmentAllowed: false, enroll: [], missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['webauthn'] }] },
     ],
     [
       'a password past its 30 days → a primary factor again',
       { events: [pwd(31 * DAY)] },
-      { outcome: 'step_up', target: 'aal1', reason: 'level_not_held', held: [], enrollmentAllowed: false, missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['password'] }] },
+      { outcome: 'step_up', target: 'aal1', reason: 'level_not_held', held: [], enrollmentAllowed: false, enroll: [], missing: [{ acr: 'aal1', step: 'primary', allowedFactors: ['password'] }] },
     ],
   ])('%s', (_label, c, expected) => {
     expect(decide(c)).toEqual(expected);

@@ -1,8 +1,12 @@
-import type { FactorEvent, FactorKind } from './factor-events.js';
+import type { FactorEvent } from './factor-events.js';
+import type { EnrollmentChoice, FactorKind } from './factor-kinds.js';
 import { lastVerification, tokenClaimsFor, walkChain, type SessionChain } from './held-levels.js';
 import { levelOf, lowestLevel, type LevelDefinition, type Policy, type StepKind } from './levels.js';
 import type { Requirement, RequirementUnmetReason } from './requirement.js';
-import { ENROLLABLE_DURING_STEP_UP, enrolledKindsForStep, enrolledPrimaryKinds, hasSecondFactor, type EnrolledFactor } from './steps.js';
+import { enrolledKindsForStep, enrolledPrimaryKinds, enrollmentChoicesFor, hasSecondFactor, provesStep, NO_KINDS, type EnrolledFactor } from './steps.js';
+
+/** SPEC §4: adding a factor needs a primary verification no older than this (NIST SP 800-63B rev 4 §4.1). */
+export const ENROLLMENT_FRESHNESS_SECONDS = 5 * 60;
 
 /**
  * SPEC §2, "What an authorization request gets", as one pure function of (policy, requirement, the
@@ -15,6 +19,9 @@ import { ENROLLABLE_DURING_STEP_UP, enrolledKindsForStep, enrolledPrimaryKinds, 
  *   rule 3  otherwise step up to the first reachable requested value, asking only for the missing steps
  *   rule 4  nothing reachable: unmet, except a first second factor enrolled on the way (SPEC §4)
  *
+ * Inside an interaction the target chosen when it started stays the target (`target`, issue #23):
+ * rule 2 speaks of what the session held before the prompt, never of a level reached half-way.
+ *
  * Rule 7 (prompt=none) belongs to the protocol layer: a `step_up` decision there answers login_required.
  * Rules 8 and 9 (amr, auth_time) are tokenClaimsFor() and amrForEvent().
  */
@@ -23,6 +30,8 @@ import { ENROLLABLE_DURING_STEP_UP, enrolledKindsForStep, enrolledPrimaryKinds, 
 export type SatisfiedReason =
   /** rule 2 */
   | 'already_held'
+  /** rule 3: inside an interaction, its target (chosen when it started) is now held */
+  | 'target_reached'
   /** rule 5 */
   | 'no_acr_requested';
 export type StepUpReason =
@@ -57,8 +66,10 @@ export type Decision =
       missing: MissingStep[];
       held: string[];
       reason: StepUpReason;
-      /** SPEC §4: the second_factor step is an enrollment (allowedFactors: what may be enrolled) */
+      /** SPEC §4: the steps above the primary one are reached by enrolling a first second factor */
       enrollmentAllowed: boolean;
+      /** what may be enrolled for them, in the order to offer (empty unless enrollmentAllowed) */
+      enroll: EnrollmentChoice[];
     }
   | { outcome: 'unmet'; reason: UnmetReason; held: string[] };
 
@@ -70,6 +81,12 @@ export interface EvaluateArgs {
   enrolled: EnrolledFactor[];
   /** epoch seconds */
   now: number;
+  /**
+   * The interaction's target, chosen when it started (rule 3; issue #23). Given: only reaching it
+   * satisfies the request, whatever else was requested; the issued acr is still the highest requested
+   * value held (rule 2) or, with no acr requested, the highest level held (rule 5).
+   */
+  target?: string;
 }
 
 export function evaluate(args: EvaluateArgs): Decision {
@@ -96,7 +113,15 @@ export function evaluate(args: EvaluateArgs): Decision {
 
   // The levels to aim for, most preferred first.
   let targets: LevelDefinition[];
-  if (requirement.requested.length === 0) {
+  const pinned = args.target === undefined ? undefined : levelOf(policy, args.target);
+  if (pinned) {
+    if (held.includes(pinned.acr) && maxAgeMet) {
+      const requested = requirement.requested.map((acr) => levelOf(policy, acr)).filter((l): l is LevelDefinition => l !== undefined);
+      const issued = requested.length === 0 ? chain.held.at(-1)?.level : highestRank(requested.filter((l) => held.includes(l.acr)));
+      return satisfied((issued ?? pinned).acr, 'target_reached');
+    }
+    targets = [pinned];
+  } else if (requirement.requested.length === 0) {
     // Rule 5: no acr requested (and no client default or minimum): the highest level the session holds.
     const highestHeld = chain.held.at(-1)?.level;
     if (highestHeld && maxAgeMet) return satisfied(highestHeld.acr, 'no_acr_requested');
@@ -118,13 +143,14 @@ export function evaluate(args: EvaluateArgs): Decision {
     if (events.length === 0) return 'no_session';
     return plan.reverify ? 'max_age_exceeded' : 'level_not_held';
   };
-  const stepUp = (plan: Plan, enrollmentAllowed: boolean): Decision => ({
+  const stepUp = (plan: Plan, enroll: EnrollmentChoice[] = []): Decision => ({
     outcome: 'step_up',
     target: plan.target.acr,
     missing: plan.missing,
     held,
     reason: stepUpReason(plan),
-    enrollmentAllowed,
+    enrollmentAllowed: enroll.length > 0,
+    enroll,
   });
 
   // Rule 3: the target is the first requested value the user can reach with enrolled factors; the
@@ -132,16 +158,31 @@ export function evaluate(args: EvaluateArgs): Decision {
   // factor, never the password again), choosing among the enrolled factors that fit.
   const plans = targets.map((target) => planStepUp(policy, target, chain, enrolled));
   const reachable = plans.find((plan) => plan.missing.every((step) => step.allowedFactors.length > 0));
-  if (reachable) return stepUp(reachable, false);
+  if (reachable) return stepUp(reachable);
 
   // Rule 4 exception (SPEC §4 selfEnrollment): a user with no second factor at all may enroll one during
   // the step-up, right after a fresh primary verification, and then continues. It applies to the first
-  // target whose only gap is that second factor (a missing primary step is verified first, as usual).
-  const enrollable = hasSecondFactor(enrolled) ? undefined : plans.find((plan) => plan.missing.every((step) => step.step === 'second_factor' || step.allowedFactors.length > 0));
-  if (enrollable) {
-    if (!policy.selfEnrollment) return { outcome: 'unmet', reason: 'self_enrollment_disabled', held };
-    const missing = enrollable.missing.map((step) => (step.step === 'second_factor' ? { ...step, allowedFactors: [...ENROLLABLE_DURING_STEP_UP] } : step));
-    return stepUp({ ...enrollable, missing }, true);
+  // target that one enrolled factor can reach: an authenticator app, passkey or security key for aal2, a
+  // passkey or security key for phr, a security key (device-bound) for phrh.
+  if (!hasSecondFactor(enrolled)) {
+    const primary = lowestLevel(policy);
+    const primaryKinds = held.includes(primary.acr) ? chain.primaryKinds : enrolledPrimaryKinds(enrolled);
+    for (const plan of plans) {
+      const above = plan.missing.filter((step) => step.step !== 'primary');
+      if (above.length === 0 || plan.missing.some((step) => step.step === 'primary' && step.allowedFactors.length === 0)) continue;
+      const choices = enrollmentChoicesFor(above.map((step) => levelOf(policy, step.acr)!), primaryKinds);
+      if (choices.length === 0) continue;
+      if (!policy.selfEnrollment) return { outcome: 'unmet', reason: 'self_enrollment_disabled', held };
+      // SPEC §4: the primary verification must be at most 5 minutes old; an older one is asked again first
+      const freshPrimary = events.some((e) => e.at <= now && now - e.at <= ENROLLMENT_FRESHNESS_SECONDS && provesStep(e, primary, NO_KINDS));
+      const primaryStep = plan.missing.find((step) => step.step === 'primary') ?? {
+        acr: primary.acr,
+        step: primary.step,
+        allowedFactors: enrolledKindsForStep(primary, enrolled, NO_KINDS),
+      };
+      const missing = [...(freshPrimary ? [] : [primaryStep]), ...above.map((step) => ({ ...step, allowedFactors: [] }))];
+      return stepUp({ ...plan, missing }, choices);
+    }
   }
 
   // Rule 4: no known requested value can be reached. Never a lower acr than requested.

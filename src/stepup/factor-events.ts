@@ -1,7 +1,9 @@
 /**
  * Factor verifications as the session records them (SPEC §1), and their RFC 8176 amr values (SPEC §2 rule 9).
  */
-export type FactorKind = 'password' | 'totp' | 'webauthn' | 'recovery_code';
+import type { FactorKind } from './factor-kinds.js';
+
+export type { FactorKind };
 
 /** One verification recorded on the session: `{factor, credential id, amr values, at}` (SPEC §1). */
 export interface FactorEvent {

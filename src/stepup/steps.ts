@@ -1,4 +1,5 @@
-import { isDeviceBound, isUserVerifiedWebAuthn, type FactorKind } from './factor-events.js';
+import { isDeviceBound, isUserVerifiedWebAuthn } from './factor-events.js';
+import { ENROLLMENT_CHOICES, FACTOR_KINDS, SECOND_FACTOR_KINDS, type EnrollmentChoice, type FactorKind } from './factor-kinds.js';
 import type { LevelDefinition, StepKind } from './levels.js';
 
 /**
@@ -28,14 +29,7 @@ interface StepCandidate {
   attested?: boolean;
 }
 
-/** Fixed order of factor kinds in `allowedFactors`, so decisions are stable for logs, audit and tests. */
-const FACTOR_KINDS: readonly FactorKind[] = ['password', 'totp', 'webauthn', 'recovery_code'];
-
-/** SPEC §1 rank 2: "a second factor of another kind: TOTP, a WebAuthn credential, or a recovery code". */
-export const SECOND_FACTOR_KINDS: readonly FactorKind[] = ['totp', 'webauthn', 'recovery_code'];
-
-/** SPEC §4 selfEnrollment: what a user may enroll inside a step-up (an authenticator app). */
-export const ENROLLABLE_DURING_STEP_UP: readonly FactorKind[] = ['totp'];
+export { SECOND_FACTOR_KINDS };
 
 /** For steps that do not depend on the primary factor's kind. */
 export const NO_KINDS: ReadonlySet<FactorKind> = new Set();
@@ -54,7 +48,7 @@ export function provesStep(candidate: StepCandidate, level: Pick<LevelDefinition
     case 'second_factor':
       // SPEC §1 rank 2: a user-verified passkey counts as steps 1 and 2 by itself; otherwise a
       // second-factor kind other than the primary factor's (a recovery code fits here, and only here)
-      return isUserVerifiedWebAuthn(candidate) || (SECOND_FACTOR_KINDS.includes(candidate.factor) && [...primaryKinds].some((kind) => kind !== candidate.factor));
+      return isUserVerifiedWebAuthn(candidate) || ((SECOND_FACTOR_KINDS as readonly FactorKind[]).includes(candidate.factor) && [...primaryKinds].some((kind) => kind !== candidate.factor));
     case 'phishing_resistant':
       // SPEC §1 rank 3: a WebAuthn assertion
       return candidate.factor === 'webauthn';
@@ -79,4 +73,24 @@ export function enrolledPrimaryKinds(enrolled: readonly EnrolledFactor[]): Set<F
 }
 
 /** A user with at least one factor that can serve as a second factor (SPEC §4: selfEnrollment is for users with none). */
-export const hasSecondFactor = (enrolled: readonly EnrolledFactor[]): boolean => enrolled.some((f) => SECOND_FACTOR_KINDS.includes(f.factor));
+export const hasSecondFactor = (enrolled: readonly EnrolledFactor[]): boolean => enrolled.some((f) => (SECOND_FACTOR_KINDS as readonly FactorKind[]).includes(f.factor));
+
+/**
+ * What each enrollment choice will be able to prove, assumed at its weakest so nothing is promised that
+ * the credential may not deliver: a passkey may be synced (BE=1), a security key is device-bound but
+ * user verification is not assumed, and no attestation is verified at registration (SPEC §3).
+ */
+const CHOICE_AS_CANDIDATE: { [C in EnrollmentChoice]: StepCandidate } = {
+  passkey: { factor: 'webauthn', userVerified: true, backupEligible: true, attested: false },
+  security_key: { factor: 'webauthn', userVerified: false, backupEligible: false, attested: false },
+  totp: { factor: 'totp' },
+};
+
+/**
+ * SPEC §4 selfEnrollment: the choices a person may enroll to prove every one of `steps` (the missing
+ * steps above the primary one), in the order they are offered: phishing-resistant first (SPEC §1: they
+ * reach the most levels), then the authenticator app. A primary factor kind is never a second factor.
+ */
+export function enrollmentChoicesFor(steps: readonly Pick<LevelDefinition, 'step' | 'requireAttestation'>[], primaryKinds: ReadonlySet<FactorKind>): EnrollmentChoice[] {
+  return ENROLLMENT_CHOICES.filter((choice) => steps.every((level) => provesStep(CHOICE_AS_CANDIDATE[choice], level, primaryKinds)));
+}

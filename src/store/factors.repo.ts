@@ -132,9 +132,6 @@ const toStoredCredential = (r: FactorRow): StoredWebAuthnCredential => ({
 // the sealed TOTP secret is bound to its factor id: a ciphertext moved to another row will not open
 const totpContext = (factorId: string) => `totp_secret:${factorId}`;
 
-/** A pending enrollment older than this is dropped when the account enrolls again. */
-export const PENDING_ENROLLMENT_SECONDS = 15 * 60;
-
 export function createFactorsRepo(db: Db, sealer: Sealer) {
   return {
     async listForAccount(accountId: string, opts: { includePending?: boolean } = {}): Promise<Factor[]> {

@@ -7,11 +7,11 @@ import {
   verifyAssertion,
   WebAuthnRejected,
   type RelyingParty,
-} from '../factors/webauthn/webauthn.js';
-import { levelOf, provesStep, type MissingStep, type Policy } from '../stepup/index.js';
-import type { FactorsRepo, StoredWebAuthnCredential } from '../store/factors.repo.js';
-import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
-import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
+} from './webauthn.js';
+import { levelOf, provesStep, type MissingStep, type Policy } from '../../stepup/index.js';
+import type { FactorsRepo, StoredWebAuthnCredential } from '../../store/factors.repo.js';
+import type { ChallengeStore } from '../../store/redis/webauthn-challenges.js';
+import type { WebAuthnUsersRepo } from '../../store/webauthn-users.repo.js';
 
 /**
  * A WebAuthn assertion inside an interaction (SPEC §3): as the primary factor (a passkey, username

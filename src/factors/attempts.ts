@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Audit } from '../audit/audit.js';
+import type { AttemptSubjects } from './factor.js';
 import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redis/failure-limiter.js';
 
 /**
@@ -7,11 +8,7 @@ import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redi
  * count a failure per account+factor and per IP, audit lockouts, and end the run on success.
  * Redis errors propagate: a limiter that cannot answer fails closed (503), never open.
  */
-export interface AttemptSubjects {
-  /** e.g. `totp:acct:<accountId>`; for passwords a hash of the typed email, so unknown emails are limited alike */
-  account: string;
-  ip: string;
-}
+export type { AttemptSubjects };
 
 export interface AttemptAudit {
   type: string;
