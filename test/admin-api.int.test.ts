@@ -8,6 +8,7 @@ import { adminApiToken, api, createAccountWithTotp } from './support/admin.js';
 import { Browser } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { createConfidentialClient, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
+import { stepOf } from './support/steps.js';
 import { startServer, type RunningServer } from './support/server.js';
 
 /** The admin API (issue #5) against the real Postgres and Redis, as a service client would call it. */
@@ -226,8 +227,8 @@ describe('factors and sessions', () => {
     const first = await browser.follow(next.url.toString());
     expect(first.html).toContain('name="password"');
     const login = await browser.submit(first, '/password', { email: user.email, password: user.password });
-    expect(login.html).toContain('Set up an authenticator app');
-    expect(login.html).toContain('name="enroll"');
+    expect(stepOf(login)).toBe('enroll_choice');
+    expect(login.html).toContain('data-choice="totp"');
     expect((await api(server.issuer, token, 'DELETE', `/users/${user.id}/factors/${factorId}`)).status).toBe(404);
   });
 

@@ -51,7 +51,8 @@ describe('sign-in and step-up in Chromium', () => {
 
     const second = await startAuthorization(config, { acr_values: 'aal2' });
     await page.goto(second.url.toString());
-    await expect(page.getByText('This app asks for a second factor').isVisible()).resolves.toBe(true);
+    await page.locator('main[data-step="totp"]').waitFor();
+    await expect(page.getByText('asks for a second step').isVisible()).resolves.toBe(true);
     expect(await page.getByLabel('Password').count()).toBe(0);
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/totp.png` });
     await page.getByLabel('Code from your authenticator app').fill(await totp.code());
@@ -72,6 +73,9 @@ describe('sign-in and step-up in Chromium', () => {
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // a choice of first second factor (issue #13): an authenticator app here
+    await page.locator('main[data-step="enroll_choice"]').waitFor();
+    await page.getByRole('button', { name: 'An authenticator app' }).click();
     await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
     const qrLoaded = await page.evaluate(() => (document.querySelector('img.qr') as HTMLImageElement).naturalWidth > 0);
     expect(qrLoaded).toBe(true);
