@@ -1,41 +1,24 @@
 /// <reference lib="dom" />
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser as Chromium, Page } from 'playwright-core';
-import * as oidc from 'openid-client';
+import { describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 import { createAccountWithTotp } from './support/admin.js';
-import { callbackUrl, launchChromium } from './support/chromium.js';
-import { dropIsolation, newIsolation } from './support/env.js';
-import { createConfidentialClient, discover, finish, startAuthorization } from './support/rp.js';
-import { startServer, type RunningServer } from './support/server.js';
+import { callbackUrl } from './support/chromium.js';
+import { finish, startAuthorization } from './support/rp.js';
+import { useTestbed } from './support/testbed.js';
 
 /**
  * Issue #5 in a real browser (Debian Chromium, CSP in force): an admin signs in with step-up, finds a
  * user, removes the user's authenticator app after a fresh step-up; the user's next aal2 request can no
  * longer use it, and the audit trail shows who did it and why.
  */
-const iso = newIsolation();
-let server: RunningServer;
-let chromium: Chromium;
-let config: oidc.Configuration;
+const bed = useTestbed({ chromium: true, client: { clientName: 'Payroll' } });
 
-beforeAll(async () => {
-  server = await startServer(iso);
-  const rp = await createConfidentialClient(server.app, { clientName: 'Payroll' });
-  config = await discover(server.issuer, rp.clientId, rp.clientSecret);
-  chromium = await launchChromium();
-});
-afterAll(async () => {
-  await chromium?.close();
-  await server?.close();
-  await dropIsolation(iso);
-});
-
-const serverNow = () => Math.floor(Date.now() / 1000) + server.clock.offset;
+const serverNow = () => Math.floor(Date.now() / 1000) + bed.server.clock.offset;
 
 describe('admin UI in Chromium', () => {
   it("removes a user's TOTP after a step-up; the user cannot use it any more; the audit trail says who and why", async () => {
-    const user = await createAccountWithTotp(server.app, { name: '<script>alert(1)</script>', label: '"><img src=x onerror=alert(1)>' });
-    const admin = await createAccountWithTotp(server.app, { admin: true, name: 'Ada Admin' });
+    const user = await createAccountWithTotp(bed.server.app, { name: '<script>alert(1)</script>', label: '"><img src=x onerror=alert(1)>' });
+    const admin = await createAccountWithTotp(bed.server.app, { admin: true, name: 'Ada Admin' });
     const violations: string[] = [];
     const dialogs: string[] = [];
     const watch = (p: Page) => {
@@ -49,23 +32,23 @@ describe('admin UI in Chromium', () => {
     };
 
     // the user holds an aal2 session at the RP
-    const userContext = await chromium.newContext();
+    const userContext = await bed.chromium.newContext();
     const userPage = await userContext.newPage();
     watch(userPage);
-    const first = await startAuthorization(config, { acr_values: 'aal2' });
+    const first = await startAuthorization(bed.config, { acr_values: 'aal2' });
     await userPage.goto(first.url.toString());
     await userPage.getByLabel('Email').fill(user.email);
     await userPage.getByLabel('Password').fill(user.password);
     await userPage.getByRole('button', { name: 'Sign in' }).click();
     await userPage.getByLabel('Code from your authenticator app').fill(await user.totp.code(serverNow()));
     const cb1 = await callbackUrl(userPage, () => userPage.getByRole('button', { name: 'Verify code' }).click());
-    expect((await finish(config, first, cb1)).claims()!.acr).toBe('aal2');
+    expect((await finish(bed.config, first, cb1)).claims()!.acr).toBe('aal2');
 
     // the admin signs in through stepup (password, then the second factor: aal2)
-    const adminContext = await chromium.newContext();
+    const adminContext = await bed.chromium.newContext();
     const page = await adminContext.newPage();
     watch(page);
-    await page.goto(`${server.issuer}/admin`);
+    await page.goto(`${bed.server.issuer}/admin`);
     await page.getByLabel('Email').fill(admin.email);
     await page.getByLabel('Password').fill(admin.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -85,7 +68,7 @@ describe('admin UI in Chromium', () => {
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/admin-user.png`, fullPage: true });
 
     // later: the sign-in is more than 5 minutes old, so removing a factor asks for a fresh step-up
-    server.clock.offset = 6 * 60;
+    bed.server.clock.offset = 6 * 60;
     await page.getByRole('link', { name: 'Remove' }).click();
     await page.getByLabel('Password').fill(admin.password);
     expect(await page.getByLabel('Email').inputValue()).toBe(admin.email);
@@ -99,7 +82,7 @@ describe('admin UI in Chromium', () => {
     expect(await page.getByText('No second factors.').count()).toBe(1);
 
     // the user's next aal2 request: signed out, and the authenticator app is gone
-    const next = await startAuthorization(config, { acr_values: 'aal2' });
+    const next = await startAuthorization(bed.config, { acr_values: 'aal2' });
     await userPage.goto(next.url.toString());
     await userPage.getByLabel('Password').fill(user.password);
     if ((await userPage.getByLabel('Email').inputValue()) === '') await userPage.getByLabel('Email').fill(user.email);

@@ -1,43 +1,26 @@
 /// <reference lib="dom" />
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser as Chromium, Page } from 'playwright-core';
-import * as oidc from 'openid-client';
-import { callbackUrl, launchChromium } from './support/chromium.js';
-import { dropIsolation, newIsolation } from './support/env.js';
+import { describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
+import { callbackUrl } from './support/chromium.js';
 import { enrollTotp } from './support/factors.js';
-import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
-import { startServer, type RunningServer } from './support/server.js';
+import { createUser, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
+import { useTestbed } from './support/testbed.js';
 
 /** A real browser (Debian Chromium) through sign-in and a TOTP step-up, with the CSP in force. */
-const iso = newIsolation();
-let server: RunningServer;
-let chromium: Chromium;
-let config: oidc.Configuration;
-
-beforeAll(async () => {
-  server = await startServer(iso);
-  const rp = await createConfidentialClient(server.app, { clientName: 'Payroll <script>' });
-  config = await discover(server.issuer, rp.clientId, rp.clientSecret);
-  chromium = await launchChromium();
-});
-afterAll(async () => {
-  await chromium?.close();
-  await server?.close();
-  await dropIsolation(iso);
-});
+const bed = useTestbed({ chromium: true, client: { clientName: 'Payroll <script>' } });
 
 describe('sign-in and step-up in Chromium', () => {
   it('signs in with a password, then steps up with TOTP; the RP gets aal2', async () => {
-    const user = await createUser(server.app);
-    const totp = await enrollTotp(server.app, user.id);
-    const context = await chromium.newContext();
+    const user = await createUser(bed.server.app);
+    const totp = await enrollTotp(bed.server.app, user.id);
+    const context = await bed.chromium.newContext();
     const page = await context.newPage();
     const violations: string[] = [];
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
     });
 
-    const first = await startAuthorization(config);
+    const first = await startAuthorization(bed.config);
     await page.goto(first.url.toString());
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
     expect(await page.getByText('Payroll <script>').count()).toBe(1); // escaped, shown as text
@@ -47,9 +30,9 @@ describe('sign-in and step-up in Chromium', () => {
     await page.getByLabel('Password').fill(user.password);
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/login.png` });
     const cb1 = await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in' }).click());
-    expect((await finish(config, first, cb1)).claims()!.acr).toBe('aal1');
+    expect((await finish(bed.config, first, cb1)).claims()!.acr).toBe('aal1');
 
-    const second = await startAuthorization(config, { acr_values: 'aal2' });
+    const second = await startAuthorization(bed.config, { acr_values: 'aal2' });
     await page.goto(second.url.toString());
     await page.locator('main[data-step="totp"]').waitFor();
     await expect(page.getByText('asks for a second step').isVisible()).resolves.toBe(true);
@@ -57,7 +40,7 @@ describe('sign-in and step-up in Chromium', () => {
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/totp.png` });
     await page.getByLabel('Code from your authenticator app').fill(await totp.code());
     const cb2 = await callbackUrl(page, () => page.getByRole('button', { name: 'Verify code' }).click());
-    const claims = (await finish(config, second, cb2)).claims()!;
+    const claims = (await finish(bed.config, second, cb2)).claims()!;
     expect(claims.acr).toBe('aal2');
     expect(claims.amr).toEqual(expect.arrayContaining(['pwd', 'otp', 'mfa']));
     expect(violations).toEqual([]);
@@ -65,10 +48,10 @@ describe('sign-in and step-up in Chromium', () => {
   });
 
   it('self-enrolls an authenticator app during a step-up', async () => {
-    const user = await createUser(server.app);
-    const context = await chromium.newContext();
+    const user = await createUser(bed.server.app);
+    const context = await bed.chromium.newContext();
     const page = await context.newPage();
-    const started = await startAuthorization(config, { acr_values: 'aal2' });
+    const started = await startAuthorization(bed.config, { acr_values: 'aal2' });
     await page.goto(started.url.toString());
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
@@ -87,7 +70,7 @@ describe('sign-in and step-up in Chromium', () => {
     await expect(page.locator('#recovery-codes li').count()).resolves.toBe(10);
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/codes.png` });
     const cb = await callbackUrl(page, () => page.getByRole('button', { name: 'I have saved my recovery codes' }).click());
-    expect((await finish(config, started, cb)).claims()!.acr).toBe('aal2');
+    expect((await finish(bed.config, started, cb)).claims()!.acr).toBe('aal2');
     await context.close();
   });
 });

@@ -1,12 +1,13 @@
 /// <reference lib="dom" />
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser as Chromium, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
 import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
+import { withAuthenticator as withVirtualAuthenticator, type VirtualAuthenticator } from './support/virtual-authenticator.js';
 
 /**
  * Issue #4 in a real browser: Debian Chromium with the DevTools Protocol's virtual authenticator
@@ -31,41 +32,7 @@ afterAll(async () => {
 });
 
 
-interface VirtualAuthenticator {
-  context: BrowserContext;
-  page: Page;
-  cdp: CDPSession;
-  authenticatorId: string;
-  violations: string[];
-}
-
-/** A page with a platform authenticator: resident keys, user verification, backup eligibility as given. */
-async function withAuthenticator(options: { backupEligible: boolean; userVerification?: boolean; transport?: 'internal' | 'usb' }): Promise<VirtualAuthenticator> {
-  const context = await chromium.newContext();
-  const page = await context.newPage();
-  // a step that does not happen fails with its own message well inside the test's timeout
-  page.setDefaultTimeout(10_000);
-  const violations: string[] = [];
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
-  });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const uv = options.userVerification ?? true;
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: options.transport ?? 'internal',
-      hasResidentKey: true,
-      hasUserVerification: uv,
-      isUserVerified: uv,
-      automaticPresenceSimulation: true,
-      defaultBackupEligibility: options.backupEligible,
-      defaultBackupState: options.backupEligible,
-    },
-  });
-  return { context, page, cdp, authenticatorId, violations };
-}
+const withAuthenticator = (options: Parameters<typeof withVirtualAuthenticator>[1]) => withVirtualAuthenticator(chromium, options);
 
 /**
  * Opens the login page and signs in with a passkey, no username typed. Chromium's virtual
