@@ -117,6 +117,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     attempts,
     notify,
     issuerName: new URL(config.issuer).host,
+    now,
   };
   const registry = createFactorRegistry(factorDeps);
   const enrollments = createEnrollmentRegistry(factorDeps);

@@ -22,4 +22,6 @@ export interface FactorDeps {
   notify: (accountId: string, message: string) => Promise<void>;
   /** shown in authenticator apps next to the account (the issuer's host) */
   issuerName: string;
+  /** epoch seconds: the one clock of decisions, challenges and codes (tests move it) */
+  now: () => number;
 }

@@ -28,7 +28,6 @@ const MAX_EMAIL_LENGTH = 254;
  */
 export function createNextStep(deps: NextStepDeps) {
   const { kit } = deps;
-  const now = () => deps.now();
 
   const clientName = async (interaction: InteractionDetails) => {
     const id = interaction.params.client_id;
@@ -38,7 +37,7 @@ export function createNextStep(deps: NextStepDeps) {
   /** A passkey signs in without a username (discoverable credential): the options name no credential. */
   const loginPage = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown>) => {
     const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, MAX_EMAIL_LENGTH) : '';
-    const passkeyOptions = await prepareAssertion({ ...deps.factorDeps, now }, interaction.uid, { allow: [], requireUserVerification: true });
+    const passkeyOptions = await prepareAssertion(deps.factorDeps, interaction.uid, { allow: [], requireUserVerification: true });
     kit.page(ctx, 'login.njk', { title: 'Sign in', step: 'login', uid: interaction.uid, email: hint, clientName: await clientName(interaction), passkeyOptions, ...extra });
   };
 
@@ -82,7 +81,7 @@ export function createNextStep(deps: NextStepDeps) {
     if (offer.step === 'primary') {
       // a known user re-verifying: their own passkeys (user verification required), if they have any
       const passkeys = offer.factors.includes('webauthn') ? credentialsForSteps(deps.policy, decision.missing.slice(0, 1), await deps.factorDeps.factors.webAuthnCredentials(state.accountId)) : [];
-      const passkeyOptions = passkeys.length ? await prepareAssertion({ ...deps.factorDeps, now }, interaction.uid, { accountId: state.accountId, allow: passkeys, requireUserVerification: true }) : undefined;
+      const passkeyOptions = passkeys.length ? await prepareAssertion(deps.factorDeps, interaction.uid, { accountId: state.accountId, allow: passkeys, requireUserVerification: true }) : undefined;
       const reason = decision.enrollmentAllowed ? ENROLL_FRESH_PASSWORD : common.reason;
       return kit.page(ctx, 'login.njk', { title: 'Confirm it is you', step: 'password', fixedAccount: true, passkeyOptions, ...common, reason });
     }

@@ -56,7 +56,7 @@ export function webauthnFactor(deps: FactorDeps): StepFactor<'webauthn', WebAuth
     },
     async page({ interactionUid, accountId, missing }) {
       const allow = credentialsForSteps(deps.policy, missing, await deps.factors.webAuthnCredentials(accountId));
-      const options = await prepareAssertion({ ...deps, now: () => Math.floor(Date.now() / 1000) }, interactionUid, { accountId, allow, requireUserVerification: false });
+      const options = await prepareAssertion(deps, interactionUid, { accountId, allow, requireUserVerification: false });
       const passkeys = allow.filter((c) => c.userVerifying).length;
       const [title, instruction, buttonText] =
         passkeys === allow.length
@@ -101,7 +101,7 @@ export function webauthnEnrollment<C extends AuthenticatorKind>(deps: FactorDeps
         kind,
         existing,
       });
-      const now = Math.floor(Date.now() / 1000);
+      const now = deps.now();
       await deps.challenges.put(
         slot(subject.slot),
         { challenge: options.challenge, purpose: 'register', accountId: subject.accountId, kind, requireUserVerification: kind === 'passkey', expiresAt: now + CHALLENGE_TTL_SECONDS },
