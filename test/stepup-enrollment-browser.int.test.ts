@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { describe, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 import { callbackUrl } from './support/chromium.js';
 import { createUser, finish, startAuthorization } from './support/rp.js';
 import { useTestbed } from './support/testbed.js';
@@ -12,18 +13,23 @@ import { withAuthenticator } from './support/virtual-authenticator.js';
  */
 const bed = useTestbed({ chromium: true, client: { clientName: 'Payroll' } });
 
+/** An earlier sign-in with the password only: the session holds aal1. */
+async function signInWithPassword(page: Page, user: { email: string; password: string }) {
+  const first = await startAuthorization(bed.config);
+  await page.goto(first.url.toString());
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  const cb = await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in', exact: true }).click());
+  expect((await finish(bed.config, first, cb)).claims()!.acr).toBe('aal1');
+}
+
 describe('a passkey registered inside a step-up, in Chromium', () => {
   it('password first (an earlier sign-in), then phr: choose a passkey, create it, use it; acr=phr', async () => {
     const user = await createUser(bed.server.app);
     const v = await withAuthenticator(bed.chromium, { backupEligible: true });
     const { page } = v;
     try {
-      const first = await startAuthorization(bed.config);
-      await page.goto(first.url.toString());
-      await page.getByLabel('Email').fill(user.email);
-      await page.getByLabel('Password').fill(user.password);
-      const cb1 = await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in', exact: true }).click());
-      expect((await finish(bed.config, first, cb1)).claims()!.acr).toBe('aal1');
+      await signInWithPassword(page, user);
 
       const second = await startAuthorization(bed.config, { acr_values: 'phr' });
       await page.goto(second.url.toString());
@@ -55,11 +61,7 @@ describe('a passkey registered inside a step-up, in Chromium', () => {
     const v = await withAuthenticator(bed.chromium, { backupEligible: true, transport: 'usb', userVerification: false });
     const { page } = v;
     try {
-      const first = await startAuthorization(bed.config);
-      await page.goto(first.url.toString());
-      await page.getByLabel('Email').fill(user.email);
-      await page.getByLabel('Password').fill(user.password);
-      await finish(bed.config, first, await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in', exact: true }).click()));
+      await signInWithPassword(page, user);
 
       const second = await startAuthorization(bed.config, { acr_values: 'phrh' });
       await page.goto(second.url.toString());
