@@ -129,16 +129,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       devInteractions: { enabled: false },
       claimsParameter: {
         enabled: true,
-        // issue #14: a malformed acr claim request ends in invalid_request at the RP's redirect_uri
-        // (oidc-provider's own member check, which this replaces, is kept first)
+        // issue #14: a malformed acr claim request ends in invalid_request at the RP's redirect_uri;
+        // then oidc-provider's own member check, which this option replaces
         assertClaimsParameter(_ctx, claims) {
+          const problem = acrClaimRequestProblem(claims);
+          if (problem) throw new errors.InvalidRequest(problem);
           for (const container of ['userinfo', 'id_token'] as const) {
             for (const value of Object.values(claims[container] ?? {})) {
               if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new errors.InvalidRequest(`claims.${container} members must be null or objects`);
             }
           }
-          const problem = acrClaimRequestProblem(claims);
-          if (problem) throw new errors.InvalidRequest(problem);
         },
       },
       // a client may introspect and revoke only tokens issued to it (RFC 7009 §2.1); admin API clients
