@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from './support/server.js';
  */
 const iso = newIsolation();
 let server: RunningServer;
-let introspector: { clientId: string; clientSecret: string };
+let introspector: Awaited<ReturnType<typeof adminApiToken>>;
 const OTHER_RESOURCE = 'https://reports.example';
 
 beforeAll(async () => {

@@ -42,7 +42,7 @@ describe('a malformed acr in the claims parameter', () => {
     ['value and values both', { id_token: { acr: { essential: true, value: 'aal1', values: ['aal2'] } } }],
     ['malformed in userinfo', { userinfo: { acr: { essential: true, values: 'aal2' } } }],
   ])('%s → invalid_request at the redirect_uri with state and iss, no code', async (_name, claims) => {
-    const started = await startAuthorization(config, { claims });
+    const started = await startAuthorization(config, { claims: claims as object });
     const page = await browser.follow(started.url.toString());
     expect(isCallback(page)).toBe(true);
     const params = new URL(page.url).searchParams;
