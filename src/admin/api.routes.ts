@@ -260,7 +260,7 @@ export function apiRoutes(admin: AdminService): ApiRoute[] {
       method: 'put',
       path: '/clients/{clientId}',
       operationId: 'updateClient',
-      summary: "Replace a client's settings (redirect URIs, grant types, default_acr_values, minimum_acr, post-logout URIs, scope, name)",
+      summary: "Replace a client's settings (redirect URIs, grant types, default_acr_values, minimum_acr, post-logout URIs, scope, name, ID token and UserInfo signature algorithms)",
       tag: 'clients',
       body: clientUpdateInput,
       responses: { 200: { description: 'The client', schema: clientOutput } },
