@@ -76,7 +76,8 @@ interface Fixture {
 async function seed(stores: Stores): Promise<Fixture> {
   const rp = { clientId: 'bench-rp', clientSecret: randomBytes(32).toString('base64url') };
   const service = { clientId: 'bench-service', clientSecret: randomBytes(32).toString('base64url') };
-  await stores.clients.create({ ...rp, redirectUris: [RP_REDIRECT], postLogoutRedirectUris: [], grantTypes: ['authorization_code', 'refresh_token'], defaultAcrValues: [] });
+  // ES256 ID tokens, as the bare provider signs them: the comparison stays like with like (issue #14 made RS256 the default)
+  await stores.clients.create({ ...rp, redirectUris: [RP_REDIRECT], postLogoutRedirectUris: [], grantTypes: ['authorization_code', 'refresh_token'], defaultAcrValues: [], idTokenSignedResponseAlg: 'ES256' });
   await stores.clients.create({ ...service, redirectUris: [], postLogoutRedirectUris: [], grantTypes: ['client_credentials'], scope: BENCH_API_SCOPE, defaultAcrValues: [] });
   // one argon2id hash for all (each has its own salt in real life; verifying costs the same)
   const passwordHash = await hashPassword(PASSWORD);
@@ -418,7 +419,8 @@ async function main() {
     // take its signing keys so the bare provider signs with exactly the same keys
     await createIsolationSchema(iso);
     const stepupPort = await freePort();
-    const env = { ...testEnv(iso, issuerFor(stepupPort)), NODE_ENV: 'production', LOG_LEVEL: 'info' };
+    // the bench resource's JWT access tokens in ES256, as the bare provider signs them (RS256 is the default)
+    const env = { ...testEnv(iso, issuerFor(stepupPort)), NODE_ENV: 'production', LOG_LEVEL: 'info', RESOURCE_SIGNING_ALGS: `${BENCH_API_RESOURCE}=ES256` };
     const stores = await openStores(loadConfig(env), createLogger('silent'), iso.schema);
     let fixture: Fixture;
     let jwks: { keys: object[] };

@@ -17,7 +17,8 @@ import { createPageKit } from './http/kit.js';
 import { createProgressStore } from './interactions/progress.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createStepUpPolicy } from './oidc/policy.js';
-import { createProvider, TTL } from './oidc/provider.js';
+import { jwtAccessTokenIntrospection } from './oidc/jwt-introspection.js';
+import { createProvider, mayIntrospect, TTL } from './oidc/provider.js';
 import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
 import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
@@ -97,6 +98,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     policy: createStepUpPolicy({ policy, sessionEvents, enrolledFactors, audit: stores.audit, now }),
     views,
     trustProxy: config.trustProxy,
+    resourceSigningAlgs: config.resourceSigningAlgs,
   });
 
   const webauthnUsers = createWebAuthnUsersRepo(stores.db);
@@ -167,6 +169,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
+  provider.use(jwtAccessTokenIntrospection({ provider, issuer: config.issuer, jwks, mayIntrospect }));
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
   const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
   // the demo client's callback page exists only for the embedded development default

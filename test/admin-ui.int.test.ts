@@ -267,6 +267,18 @@ describe('an admin at work', () => {
     page = await browser.submit(page, '/admin/clients/ui-app', { client_name: 'UI app 2', redirect_uris: 'https://ui.example/cb', post_logout_redirect_uris: 'https://ui.example/bye', grant_types: 'authorization_code', minimum_acr: 'aal2' });
     expect(page.html).toContain('Saved.');
     expect(await server.app.stores.clients.find('ui-app')).toMatchObject({ clientName: 'UI app 2', minimumAcr: 'aal2', postLogoutRedirectUris: ['https://ui.example/bye'], defaultAcrValues: [] });
+    // issue #14: registered without a choice → RS256; ES256 and signed UserInfo selectable, nothing else
+    expect(await server.app.stores.clients.find('ui-app')).toMatchObject({ idTokenSignedResponseAlg: 'RS256', userinfoSignedResponseAlg: undefined });
+    page = await browser.follow('/admin/clients/ui-app');
+    expect(page.html).toContain('<option value="RS256" selected>RS256</option>');
+    const signed = { redirect_uris: 'https://ui.example/cb', grant_types: 'authorization_code', id_token_signed_response_alg: 'ES256', userinfo_signed_response_alg: 'RS256' };
+    page = await browser.submit(page, '/admin/clients/ui-app', signed);
+    expect(page.html).toContain('Saved.');
+    expect(page.html).toContain('<option value="ES256" selected>ES256</option>');
+    expect(await server.app.stores.clients.find('ui-app')).toMatchObject({ idTokenSignedResponseAlg: 'ES256', userinfoSignedResponseAlg: 'RS256' });
+    page = await browser.submit(page, '/admin/clients/ui-app', { ...signed, id_token_signed_response_alg: 'HS256' });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('id_token_signed_response_alg');
     page = await browser.submit(await browser.follow('/admin/clients/ui-app/rotate'), '/admin/clients/ui-app/rotate');
     const rotated = /id="secret" value="([^"]*)"/.exec(page.html)![1]!;
     expect(rotated).not.toBe(secret);

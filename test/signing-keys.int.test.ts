@@ -50,7 +50,7 @@ describe('signing keys', () => {
       const newKid = decodeProtectedHeader(after.id_token!).kid!;
       expect(rotated.added).toContain(newKid);
       expect(newKid).not.toBe(oldKid);
-      expect(decodeProtectedHeader(after.id_token!).alg).toBe('ES256');
+      expect(decodeProtectedHeader(after.id_token!).alg).toBe('RS256'); // the client registered no algorithm: RS256 (issue #14)
     } finally {
       await server.close();
     }

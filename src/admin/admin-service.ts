@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import type { Audit } from '../audit/audit.js';
 import { hashPassword } from '../factors/password/password.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG } from '../oidc/signing-keys.js';
 import { DuplicateEmailError, type Account, type AccountsRepo } from '../store/accounts.repo.js';
 import type { AuditFilter, StoredAuditEvent } from '../store/audit.repo.js';
 import { DuplicateClientError, type ClientRecord, type ClientsRepo } from '../store/clients.repo.js';
@@ -98,6 +99,8 @@ export const clientJson = (c: ClientRecord): z.output<typeof clientOutput> => ({
   scope: c.scope ?? null,
   default_acr_values: c.defaultAcrValues,
   minimum_acr: c.minimumAcr ?? null,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg ?? DEFAULT_ID_TOKEN_SIGNING_ALG,
+  userinfo_signed_response_alg: c.userinfoSignedResponseAlg ?? null,
 });
 
 export const auditJson = (e: StoredAuditEvent): z.output<typeof auditEventOutput> => ({
@@ -127,6 +130,8 @@ const clientFields = (input: z.output<typeof clientUpdateInput>): Omit<ClientRec
   scope: input.scope || undefined,
   defaultAcrValues: input.default_acr_values,
   minimumAcr: input.minimum_acr || undefined,
+  idTokenSignedResponseAlg: input.id_token_signed_response_alg,
+  userinfoSignedResponseAlg: input.userinfo_signed_response_alg,
 });
 
 export function createAdminService(deps: AdminServiceDeps) {

@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import { stringify } from 'csv-stringify/sync';
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { createLocalJWKSet, type JWK } from 'jose';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
+import { introspectJwtAccessToken, isActiveOpaqueAccessToken, publicJwk } from '../oidc/jwt-introspection.js';
 import { adminApiResource } from '../oidc/resources.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { AdminError, auditJson, clientJson, factorJson, userJson, type Actor, type AdminService } from './admin-service.js';
@@ -34,10 +35,10 @@ import {
  * token (RFC 9068) with scope `admin`, obtained with client credentials. Every route is one entry of
  * API_ROUTES; the OpenAPI document (openapi.ts) is generated from the same table and schemas.
  *
- * Authorization (RFC 6750 §3.1): no or an invalid token → 401 `invalid_token`; a valid token of this
- * issuer without scope `admin` for this API (another resource, a user's token) → 403
- * `insufficient_scope`. The token's client must still exist and still be an admin client: deleting
- * the client or taking its scope away ends its access before the token expires.
+ * Authorization (RFC 6750 §3.1, issue #14): no token or one that is not active → 401 `invalid_token`;
+ * an active token of this issuer without scope `admin` for this API → 403 `insufficient_scope` (see
+ * authenticate). Deleting the client ends its tokens (401); taking its admin scope away ends its
+ * access (403), both before the token expires.
  */
 export const API_PREFIX = '/admin/api';
 
@@ -259,7 +260,7 @@ export function apiRoutes(admin: AdminService): ApiRoute[] {
       method: 'put',
       path: '/clients/{clientId}',
       operationId: 'updateClient',
-      summary: "Replace a client's settings (redirect URIs, grant types, default_acr_values, minimum_acr, post-logout URIs, scope, name)",
+      summary: "Replace a client's settings (redirect URIs, grant types, default_acr_values, minimum_acr, post-logout URIs, scope, name, ID token and UserInfo signature algorithms)",
       tag: 'clients',
       body: clientUpdateInput,
       responses: { 200: { description: 'The client', schema: clientOutput } },
@@ -328,12 +329,6 @@ export const VALIDATION_PROBLEM = 'urn:stepup:problem:validation-error';
 
 const issuesOf = (error: z.ZodError) => error.issues.map((i) => ({ path: i.path.map(String).join('/'), message: i.message }));
 
-/** Public parts only: the provider's JWKS holds the private keys. */
-const publicJwk = (k: JWK): JWK => {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = k;
-  return pub;
-};
-
 export interface AdminApiDeps {
   issuer: string;
   provider: Provider;
@@ -354,7 +349,14 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
     problem(ctx, status, status === 401 ? 'Unauthorized' : 'Forbidden', { detail: description === 'missing' ? 'a bearer access token with scope admin is required' : description });
   };
 
-  /** Who is calling: an admin client with a valid token, or undefined after answering 401/403. */
+  /**
+   * Who is calling: an admin client with a valid token, or undefined after answering 401/403.
+   * One rule (RFC 6750 §3.1), decided by what introspection would say of the token: an active token of
+   * this issuer that does not grant scope `admin` for this API (an opaque token, a JWT for another
+   * resource, a user's token, a token of a client that is no longer an admin client) gets 403
+   * `insufficient_scope`; a token that is not active (unknown, expired, tampered, another issuer's,
+   * its grant revoked, its client deleted) gets 401 `invalid_token`.
+   */
   async function authenticate(ctx: Context): Promise<Actor | undefined> {
     const header = ctx.get('authorization');
     const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
@@ -363,27 +365,26 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
       return undefined;
     }
     const token = match[1]!;
-    let claims: Record<string, unknown>;
-    try {
-      ({ payload: claims } = await jwtVerify(token, keySet, { issuer: deps.issuer, typ: 'at+jwt' }));
-    } catch (err) {
-      // an opaque access token of this issuer (a user's token) is valid but never carries scope admin
-      const opaque = token.length <= 100 && !(err instanceof joseErrors.JWTExpired) ? await deps.provider.AccessToken.find(token).catch(() => undefined) : undefined;
-      if (opaque && !opaque.isExpired) challenge(ctx, 403, 'insufficient_scope', 'this token does not grant scope admin');
-      else challenge(ctx, 401, 'invalid_token', 'the access token is invalid or expired');
+    const inactive = () => challenge(ctx, 401, 'invalid_token', 'the access token is invalid or expired');
+    const lacksAdmin = () => challenge(ctx, 403, 'insufficient_scope', 'this token does not grant scope admin');
+    const claims = token.split('.').length === 3 ? await introspectJwtAccessToken({ provider: deps.provider, issuer: deps.issuer, keySet }, token) : undefined;
+    if (!claims) {
+      if (await isActiveOpaqueAccessToken(deps.provider, token)) lacksAdmin();
+      else inactive();
+      return undefined;
+    }
+    const clientId = claims.client_id as string;
+    // uncached: a client deleted a moment ago has no active tokens any more, on every instance
+    const client = await deps.clients.find(clientId);
+    if (!client) {
+      inactive();
       return undefined;
     }
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!audiences.includes(audience) || !scopes.includes('admin')) {
-      challenge(ctx, 403, 'insufficient_scope', 'this token does not grant scope admin');
-      return undefined;
-    }
-    const clientId = typeof claims.client_id === 'string' ? claims.client_id : '';
-    const client = clientId ? await deps.clients.find(clientId) : undefined;
     // client credentials only (SPEC §5): a token issued to a user (sub ≠ client) is not an admin API token
-    if (!client || !(client.scope ?? '').split(' ').includes('admin') || (claims.sub !== undefined && claims.sub !== clientId)) {
-      challenge(ctx, 403, 'insufficient_scope', 'this client is not an admin API client');
+    if (!audiences.includes(audience) || !scopes.includes('admin') || !(client.scope ?? '').split(' ').includes('admin') || claims.sub !== clientId) {
+      lacksAdmin();
       return undefined;
     }
     return { actor: `client:${clientId}`, clientId };

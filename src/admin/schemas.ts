@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACCOUNT_CLIENT_ID } from '../account/internal-client.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../factors/password/password.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from '../oidc/signing-keys.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
 
 /**
@@ -63,6 +64,10 @@ export const clientSettings = z.object({
   scope: scopeString.optional(),
   default_acr_values: z.array(z.string().max(100)).max(10).default([]),
   minimum_acr: z.string().max(100).optional(),
+  /** issue #14: RS256 when not given, as OIDC Dynamic Client Registration §2 says */
+  id_token_signed_response_alg: z.enum(SIGNING_ALGORITHMS).default(DEFAULT_ID_TOKEN_SIGNING_ALG),
+  /** absent: UserInfo answers plain JSON; set: a JWT signed with it (OIDC Core §5.3.2) */
+  userinfo_signed_response_alg: z.enum(SIGNING_ALGORITHMS).optional(),
 });
 
 export const clientCreateInput = clientSettings
@@ -146,6 +151,8 @@ export const clientOutput = z.object({
   scope: z.string().nullable(),
   default_acr_values: z.array(z.string()),
   minimum_acr: z.string().nullable(),
+  id_token_signed_response_alg: z.enum(SIGNING_ALGORITHMS),
+  userinfo_signed_response_alg: z.enum(SIGNING_ALGORITHMS).nullable(),
 });
 
 export const clientWithSecretOutput = clientOutput.extend({ client_secret: z.string().nullable() });

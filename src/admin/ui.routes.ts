@@ -15,6 +15,7 @@ import { AdminError, auditJson, type Actor, type AdminService } from './admin-se
 import { auditCsv, auditFilterOf } from './api.routes.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from '../oidc/signing-keys.js';
 import { auditQuery, clientCreateInput, clientUpdateInput, GRANT_TYPES, resetFactorsInput, userCreateInput } from './schemas.js';
 
 /**
@@ -342,7 +343,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const acrValues = policy.levels.map((l) => l.acr);
   const clientView = (c: ClientRecord) => ({ ...c, type: c.clientSecret ? 'confidential' : 'public', clientSecret: undefined });
   const clientForm = (ctx: Context, title: string, action: string, values: Record<string, unknown>, extra: Record<string, unknown> = {}, status = 200) =>
-    page(ctx, 'admin/client-form.njk', { title, action, values: { grant_types: [], default_acr_values: [], ...values }, grantTypes: GRANT_TYPES, acrValues, ...extra }, status);
+    page(ctx, 'admin/client-form.njk', { title, action, values: { grant_types: [], default_acr_values: [], ...values }, grantTypes: GRANT_TYPES, acrValues, signingAlgs: SIGNING_ALGORITHMS, ...extra }, status);
   const settingsFrom = (body: Record<string, unknown>) => ({
     client_name: str(body.client_name) || undefined,
     redirect_uris: lines(body.redirect_uris),
@@ -351,10 +352,12 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     scope: str(body.scope).trim() || undefined,
     default_acr_values: list(body.default_acr_values),
     minimum_acr: str(body.minimum_acr) || undefined,
+    id_token_signed_response_alg: str(body.id_token_signed_response_alg) || undefined,
+    userinfo_signed_response_alg: str(body.userinfo_signed_response_alg) || undefined,
   });
   const formValues = (s: ReturnType<typeof settingsFrom> | ClientRecord) =>
     'clientId' in s
-      ? { client_name: s.clientName ?? '', redirect_uris: s.redirectUris.join('\n'), post_logout_redirect_uris: s.postLogoutRedirectUris.join('\n'), grant_types: s.grantTypes, scope: s.scope ?? '', default_acr_values: s.defaultAcrValues, minimum_acr: s.minimumAcr ?? '' }
+      ? { client_name: s.clientName ?? '', redirect_uris: s.redirectUris.join('\n'), post_logout_redirect_uris: s.postLogoutRedirectUris.join('\n'), grant_types: s.grantTypes, scope: s.scope ?? '', default_acr_values: s.defaultAcrValues, minimum_acr: s.minimumAcr ?? '', id_token_signed_response_alg: s.idTokenSignedResponseAlg ?? DEFAULT_ID_TOKEN_SIGNING_ALG, userinfo_signed_response_alg: s.userinfoSignedResponseAlg ?? '' }
       : { ...s, redirect_uris: s.redirect_uris.join('\n'), post_logout_redirect_uris: s.post_logout_redirect_uris.join('\n') };
   const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   const clientParam = async (ctx: Context) => {
@@ -369,7 +372,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   router.get('/admin/clients', async (ctx) => {
     page(ctx, 'admin/clients.njk', { title: 'Clients', clients: (await admin.listClients()).map(clientView) });
   });
-  router.get('/admin/clients/new', (ctx) => clientForm(ctx, 'Register a client', '/admin/clients', { grant_types: ['authorization_code', 'refresh_token'], confidential: true }, { creating: true }));
+  router.get('/admin/clients/new', (ctx) => clientForm(ctx, 'Register a client', '/admin/clients', { grant_types: ['authorization_code', 'refresh_token'], confidential: true, id_token_signed_response_alg: DEFAULT_ID_TOKEN_SIGNING_ALG }, { creating: true }));
   router.post('/admin/clients', ...post, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const input = { ...settingsFrom(body), client_id: str(body.client_id), confidential: body.confidential === 'on' };

@@ -8,11 +8,11 @@ import { ADMIN_CLIENT_ID } from '../admin/internal-client.js';
 import { loadPolicy } from '../config/policy-file.js';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import { hashPassword, passwordPolicyError } from '../factors/password/password.js';
-import { rotateSigningKeys } from '../oidc/signing-keys.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG, isSigningAlgorithm, rotateSigningKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../oidc/signing-keys.js';
 import { createLogger } from '../ops/logger.js';
 import { demoInstructions, ensureDemo } from '../ops/demo.js';
 import { DuplicateEmailError } from '../store/accounts.repo.js';
-import { DuplicateClientError } from '../store/clients.repo.js';
+import { DuplicateClientError, type ClientRecord } from '../store/clients.repo.js';
 import { openStores, type Stores } from '../store/stores.js';
 import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
 
@@ -26,6 +26,7 @@ const USAGE = `usage: stepup <command>
   user list
   client create --id ID [--secret S] [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--default-acr A]... [--minimum-acr A] [--grant-type G]... [--scope "S1 S2"] [--name N]
+                [--id-token-signing-alg RS256|ES256] [--userinfo-signing-alg RS256|ES256]
   client list
   keys rotate                             add new signing keys; old public keys stay published`;
 
@@ -119,6 +120,8 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
       'minimum-acr': { type: 'string' },
       'grant-type': { type: 'string', multiple: true },
       scope: { type: 'string' },
+      'id-token-signing-alg': { type: 'string' },
+      'userinfo-signing-alg': { type: 'string' },
     });
     const id = v.id as string | undefined;
     if (!id || !/^[A-Za-z0-9._~-]{1,128}$/.test(id)) throw new UsageError('--id is required (letters, digits, . _ ~ -; at most 128)');
@@ -141,6 +144,14 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
     if (minimumAcr !== undefined && !ACR_VALUES.includes(minimumAcr)) throw new UsageError(`unknown --minimum-acr ${minimumAcr} (one of ${ACR_VALUES.join(', ')})`);
     const scope = (v.scope as string | undefined)?.trim();
     if (scope !== undefined && !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)) throw new UsageError('--scope must be space-separated scope tokens');
+    // issue #14: RS256 unless told otherwise (OIDC Dynamic Client Registration §2)
+    const signingAlg = (flag: string) => {
+      const alg = v[flag] as string | undefined;
+      if (alg !== undefined && !isSigningAlgorithm(alg)) throw new UsageError(`unsupported --${flag} ${alg} (one of ${SIGNING_ALGORITHMS.join(', ')})`);
+      return alg as SigningAlgorithm | undefined;
+    };
+    const idTokenSignedResponseAlg = signingAlg('id-token-signing-alg') ?? DEFAULT_ID_TOKEN_SIGNING_ALG;
+    const userinfoSignedResponseAlg = signingAlg('userinfo-signing-alg');
     const record = {
       clientId: id,
       clientSecret: secret,
@@ -151,6 +162,8 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
       scope,
       defaultAcrValues: defaultAcr,
       minimumAcr,
+      idTokenSignedResponseAlg,
+      userinfoSignedResponseAlg,
     };
     await withStores(config, async (s) => {
       try {
@@ -172,7 +185,7 @@ async function clientCommand(config: Config, args: string[]): Promise<void> {
   throw new UsageError('usage: stepup client create|list');
 }
 
-function clientJson(c: { clientId: string; clientSecret?: string; clientName?: string; redirectUris: string[]; postLogoutRedirectUris: string[]; grantTypes: string[]; scope?: string; defaultAcrValues: string[]; minimumAcr?: string }, withSecret: boolean) {
+function clientJson(c: ClientRecord, withSecret: boolean) {
   return {
     client_id: c.clientId,
     ...(withSecret && c.clientSecret ? { client_secret: c.clientSecret } : {}),
@@ -184,6 +197,8 @@ function clientJson(c: { clientId: string; clientSecret?: string; clientName?: s
     scope: c.scope,
     default_acr_values: c.defaultAcrValues,
     minimum_acr: c.minimumAcr,
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg ?? DEFAULT_ID_TOKEN_SIGNING_ALG,
+    userinfo_signed_response_alg: c.userinfoSignedResponseAlg,
     token_endpoint_auth_method: c.clientSecret ? 'client_secret_basic' : 'none',
   };
 }

@@ -20,6 +20,9 @@ describe('configuration (SPEC §6)', () => {
     ['ISSUER', { ISSUER: 'localhost:3000/x?y' }, /ISSUER/],
     ['PORT', { PORT: '70000' }, /PORT/],
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
+    ['RESOURCE_SIGNING_ALGS (no =)', { RESOURCE_SIGNING_ALGS: 'https://api.example' }, /RESOURCE_SIGNING_ALGS: "https:\/\/api.example" is not RESOURCE=ALG/],
+    ['RESOURCE_SIGNING_ALGS (alg)', { RESOURCE_SIGNING_ALGS: 'https://api.example=HS256' }, /RESOURCE_SIGNING_ALGS: "HS256" is not one of ES256, RS256/],
+    ['RESOURCE_SIGNING_ALGS (resource)', { RESOURCE_SIGNING_ALGS: 'api=ES256' }, /RESOURCE_SIGNING_ALGS: "api" is not an absolute URL/],
   ])('a bad %s fails with a message naming it', (_name, env, message) => {
     expect(() => loadConfig({ ...good, ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ ...good, ...env })).toThrow(message);
@@ -30,5 +33,14 @@ describe('configuration (SPEC §6)', () => {
     expect(c.cookieKeys).toEqual(['a'.repeat(32), 'b'.repeat(40)]);
     expect(c.trustProxy).toBe(true);
     expect(c.issuer).toBe('https://id.example.com');
+  });
+
+  it('reads RESOURCE_SIGNING_ALGS per resource (issue #14); the algorithm follows the last =', () => {
+    const c = loadConfig({ ...good, RESOURCE_SIGNING_ALGS: 'https://api.example/v1?x=1=ES256, *=RS256' });
+    expect([...c.resourceSigningAlgs]).toEqual([
+      ['https://api.example/v1?x=1', 'ES256'],
+      ['*', 'RS256'],
+    ]);
+    expect(loadConfig(good).resourceSigningAlgs.size).toBe(0);
   });
 });

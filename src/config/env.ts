@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../oidc/signing-keys.js';
 
 /**
  * Configuration from the environment (SPEC §6). Parsed once, validated, frozen.
@@ -10,6 +11,28 @@ import { z } from 'zod';
  */
 
 export class ConfigError extends Error {}
+
+/** JWT access token signature per resource indicator (RFC 8707); `*` stands for every other resource. */
+export type ResourceSigningAlgs = ReadonlyMap<string, SigningAlgorithm>;
+
+/**
+ * RESOURCE_SIGNING_ALGS: comma-separated `RESOURCE=ALG` entries, e.g.
+ * `https://api.example.com=ES256,*=RS256`. The algorithm follows the last `=` (an URL's query may hold one).
+ */
+export function parseResourceSigningAlgs(value: string | undefined): { algs?: ResourceSigningAlgs; problem?: string } {
+  const algs = new Map<string, SigningAlgorithm>();
+  for (const entry of (value ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const at = entry.lastIndexOf('=');
+    const resource = entry.slice(0, at).trim();
+    const alg = entry.slice(at + 1).trim();
+    if (at <= 0) return { problem: `"${entry}" is not RESOURCE=ALG` };
+    if (!isSigningAlgorithm(alg)) return { problem: `"${alg}" is not one of ${SIGNING_ALGORITHMS.join(', ')}` };
+    const url = resource === '*' ? undefined : URL.parse(resource);
+    if (resource !== '*' && (!url || url.hash)) return { problem: `"${resource}" is not an absolute URL without a fragment (or *)` };
+    algs.set(resource, alg);
+  }
+  return { algs };
+}
 
 const PRODUCTION_REQUIRED = ['DATABASE_URL', 'REDIS_URL', 'COOKIE_KEYS', 'ENCRYPTION_KEY'] as const;
 const MIN_COOKIE_KEY_LENGTH = 32;
@@ -50,6 +73,13 @@ const envSchema = z.object({
     .optional()
     .transform((v) => v === 'true' || v === '1'),
   DATA_DIR: z.string().min(1).default('./data'),
+  RESOURCE_SIGNING_ALGS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      const { problem } = parseResourceSigningAlgs(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 });
 
 export interface Config {
@@ -68,6 +98,8 @@ export interface Config {
   logLevel: string;
   trustProxy: boolean;
   dataDir: string;
+  /** JWT access token signature per resource; RS256 for those not listed */
+  resourceSigningAlgs: ResourceSigningAlgs;
   /** secrets were generated for development and stored under dataDir */
   generatedSecrets: boolean;
 }
@@ -124,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     dataDir,
+    resourceSigningAlgs: parseResourceSigningAlgs(e.RESOURCE_SIGNING_ALGS).algs!,
     generatedSecrets: needsGenerated,
   });
 }

@@ -134,3 +134,15 @@ describe('withClientCache: changes through the repository are seen at once in th
     expect(await clients.find('rp')).toBeUndefined();
   });
 });
+
+describe('toClientMetadata (issue #14)', () => {
+  it('signs ID tokens with RS256 unless the client registered ES256, and UserInfo only when asked', async () => {
+    const { toClientMetadata } = await import('./client-adapter.js');
+    expect(toClientMetadata(client('rp'))).toMatchObject({ id_token_signed_response_alg: 'RS256' });
+    expect(toClientMetadata(client('rp'))).not.toHaveProperty('userinfo_signed_response_alg');
+    expect(toClientMetadata({ ...client('rp'), idTokenSignedResponseAlg: 'ES256', userinfoSignedResponseAlg: 'RS256' })).toMatchObject({
+      id_token_signed_response_alg: 'ES256',
+      userinfo_signed_response_alg: 'RS256',
+    });
+  });
+});

@@ -1,5 +1,6 @@
 import { Provider, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { ClientRecord, ClientsRepo } from '../store/clients.repo.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG } from './signing-keys.js';
 
 /**
  * Clients are read from Postgres (issue #2). A confidential client may authenticate at the token,
@@ -30,6 +31,9 @@ export function toClientMetadata(c: ClientRecord): AdapterPayload {
     ...(c.scope ? { api_scopes: c.scope } : {}),
     ...(c.defaultAcrValues.length ? { default_acr_values: c.defaultAcrValues } : {}),
     ...(c.minimumAcr ? { minimum_acr: c.minimumAcr } : {}),
+    // issue #14: per client, RS256 unless registered otherwise (OIDC Dynamic Client Registration §2)
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg ?? DEFAULT_ID_TOKEN_SIGNING_ALG,
+    ...(c.userinfoSignedResponseAlg ? { userinfo_signed_response_alg: c.userinfoSignedResponseAlg } : {}),
   } as AdapterPayload;
 }
 

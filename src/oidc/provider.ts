@@ -1,13 +1,17 @@
 import type { Redis } from 'ioredis';
-import Provider, { type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
+import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
 import type { Views } from '../http/render.js';
+import { acrClaimRequestProblem } from '../stepup/requirement.js';
 import type { AccountReads } from '../store/account-reads.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
 import { createFindAccount } from './accounts.js';
 import { createClientAdapter } from './client-adapter.js';
 import { clientApiScopes, type ClientInstance } from './client-metadata.js';
+import { GRANT_ID_CLAIM } from './jwt-introspection.js';
 import { createResourceIndicators } from './resources.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from './signing-keys.js';
+import type { ResourceSigningAlgs } from '../config/env.js';
 import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
 
 /**
@@ -45,6 +49,17 @@ export interface ProviderDeps {
   policy: interactionPolicy.Prompt[];
   views: Views;
   trustProxy: boolean;
+  /** JWT access token signature per resource (RESOURCE_SIGNING_ALGS) */
+  resourceSigningAlgs: ResourceSigningAlgs;
+}
+
+/**
+ * Who may introspect a token: the client it was issued to (RFC 7662 §4 leaves the policy to the
+ * server), and admin API clients (resource servers run by the operator), for any token. Used for
+ * opaque tokens by oidc-provider and for JWT access tokens by jwt-introspection.ts.
+ */
+export function mayIntrospect(caller: { clientId: string } | undefined, tokenClientId: string): boolean {
+  return caller !== undefined && (tokenClientId === caller.clientId || clientApiScopes(caller as ClientInstance).includes('admin'));
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -91,7 +106,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      // OIDC Dynamic Client Registration §2; every stored client carries its own (client-adapter.ts)
+      id_token_signed_response_alg: DEFAULT_ID_TOKEN_SIGNING_ALG,
+    },
+    // only algorithms stepup holds a key for: discovery then lists exactly what a client may register
+    enabledJWA: {
+      idTokenSigningAlgValues: [...SIGNING_ALGORITHMS],
+      userinfoSigningAlgValues: [...SIGNING_ALGORITHMS],
     },
     extraClientMetadata: {
       properties: ['minimum_acr', 'api_scopes'],
@@ -106,17 +127,34 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
-      claimsParameter: { enabled: true },
+      claimsParameter: {
+        enabled: true,
+        // issue #14: a malformed acr claim request ends in invalid_request at the RP's redirect_uri;
+        // then oidc-provider's own member check, which this option replaces
+        assertClaimsParameter(_ctx, claims) {
+          const problem = acrClaimRequestProblem(claims);
+          if (problem) throw new errors.InvalidRequest(problem);
+          for (const container of ['userinfo', 'id_token'] as const) {
+            for (const value of Object.values(claims[container] ?? {})) {
+              if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new errors.InvalidRequest(`claims.${container} members must be null or objects`);
+            }
+          }
+        },
+      },
       // a client may introspect and revoke only tokens issued to it (RFC 7009 §2.1); admin API clients
       // (resource servers run by the operator) may introspect any token
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || clientApiScopes(client as ClientInstance).includes('admin'),
+        // a deleted client's tokens are inactive (oidc-provider would also fail on the missing client)
+        allowedPolicy: async (ctx, client, token) =>
+          mayIntrospect(client, token.clientId!) && (token.clientId === client.clientId || Boolean(await ctx.oidc.provider.Client.find(token.clientId!))),
       },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
-      resourceIndicators: createResourceIndicators(deps.issuer) as unknown as NonNullable<Configuration['features']>['resourceIndicators'],
+      // a client registered with userinfo_signed_response_alg gets its UserInfo as a signed JWT (OIDC Core §5.3.2)
+      jwtUserinfo: { enabled: true },
+      resourceIndicators: createResourceIndicators(deps.issuer, deps.resourceSigningAlgs) as unknown as NonNullable<Configuration['features']>['resourceIndicators'],
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -162,6 +200,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
       await grant.save();
       return grant;
+    },
+    formats: {
+      customizers: {
+        // the JWT names its grant, so introspection can tell once the grant is revoked (jwt-introspection.ts);
+        // the grant id is an opaque handle that grants nothing by itself
+        jwt(_ctx, token, parts) {
+          const grantId = 'grantId' in token ? token.grantId : undefined;
+          if (grantId) parts.payload[GRANT_ID_CLAIM] = grantId;
+        },
+      },
     },
     // RFC 9470 §6 / SPEC §2.10: access tokens and introspection say how the user authenticated
     async extraTokenClaims(ctx, token) {

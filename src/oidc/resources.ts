@@ -1,17 +1,30 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { ResourceSigningAlgs } from '../config/env.js';
 import { clientApiScopes, type ClientInstance } from './client-metadata.js';
+import { DEFAULT_ACCESS_TOKEN_SIGNING_ALG, type SigningAlgorithm } from './signing-keys.js';
 
 /**
  * Resource indicators (RFC 8707) and JWT access tokens (RFC 9068). The admin API is a resource of the
  * issuer itself whose only scope is `admin`, reserved for clients registered with that scope. Any other
  * absolute URL is accepted as an audience; its scopes are the client's registered non-OIDC scopes.
+ *
+ * Issue #14: the signature algorithm is the resource server's choice, since it is what verifies the
+ * token: RESOURCE_SIGNING_ALGS names it per resource (`*` for every other one), RS256 otherwise
+ * (RFC 9068 §4: every resource server supports RS256). The admin API is verified by stepup itself and
+ * uses ES256, the cheaper signature.
  */
 export const ACCESS_TOKEN_TTL_SECONDS = 600;
 const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email', 'address', 'phone']);
 
 export const adminApiResource = (issuer: string) => `${issuer}/admin/api`;
+const ADMIN_API_SIGNING_ALG: SigningAlgorithm = 'ES256';
 
-export function createResourceIndicators(issuer: string) {
+/** The algorithm a resource's JWT access tokens are signed with. */
+export function accessTokenSigningAlg(resource: string, configured: ResourceSigningAlgs): SigningAlgorithm {
+  return configured.get(resource) ?? configured.get('*') ?? DEFAULT_ACCESS_TOKEN_SIGNING_ALG;
+}
+
+export function createResourceIndicators(issuer: string, signingAlgs: ResourceSigningAlgs = new Map()) {
   return {
     enabled: true,
     defaultResource(ctx: KoaContextWithOIDC) {
@@ -32,7 +45,7 @@ export function createResourceIndicators(issuer: string) {
           audience: resourceIndicator,
           accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
           accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'ES256' } },
+          jwt: { sign: { alg: ADMIN_API_SIGNING_ALG } },
         };
       }
       return {
@@ -40,7 +53,7 @@ export function createResourceIndicators(issuer: string) {
         audience: resourceIndicator,
         accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
         accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'ES256' } },
+        jwt: { sign: { alg: accessTokenSigningAlg(resourceIndicator, signingAlgs) } },
       };
     },
   };

@@ -8,6 +8,23 @@ import type { SigningKeysRepo } from '../store/signing-keys.repo.js';
  * too because OIDC Core §15.1 makes it mandatory to support.
  */
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/**
+ * What a client's ID tokens are signed with when it names no algorithm: RS256, as OpenID Connect
+ * Dynamic Client Registration §2 (`id_token_signed_response_alg`) says, and what RPs such as
+ * express-openid-connect and mod_auth_openidc expect unless told otherwise (issue #14). ES256 is
+ * selectable per client and is about 5x cheaper to sign.
+ */
+export const DEFAULT_ID_TOKEN_SIGNING_ALG: SigningAlgorithm = 'RS256';
+
+/**
+ * JWT access tokens (RFC 9068) for a resource not configured otherwise: RS256, the one algorithm
+ * RFC 9068 §4 requires every resource server to support. RESOURCE_SIGNING_ALGS selects ES256 per resource.
+ */
+export const DEFAULT_ACCESS_TOKEN_SIGNING_ALG: SigningAlgorithm = 'RS256';
+
+export const isSigningAlgorithm = (v: unknown): v is SigningAlgorithm => SIGNING_ALGORITHMS.includes(v as SigningAlgorithm);
 
 /** A retired key stays published this long: longer than any token it can have signed (refresh-issued ID tokens included). */
 export const RETIRED_KEY_PUBLISH_SECONDS = 24 * 3600;

@@ -145,3 +145,33 @@ const own = (v: unknown, key: string): unknown => (isObject(v) && Object.hasOwn(
 const spaceSeparated = (list: string | undefined): string[] => (typeof list === 'string' ? list.split(/\s+/).filter(Boolean) : []);
 
 const unique = (values: string[]): string[] => [...new Set(values)];
+
+/**
+ * Issue #14 / OIDC Core §5.5.1: the shape of an `acr` claim request in the claims parameter, checked
+ * before anything is decided. A malformed one (a `values` that is not an array of strings, a `value`
+ * that is not a string, an `essential` that is not a boolean, an `acr` member that is neither null
+ * nor an object) is refused as `invalid_request` rather than read leniently: read leniently, an
+ * essential `acr` would silently become no requirement at all, and the session's level be issued.
+ * Members this rule does not know are ignored, as §5.5.1 requires. Returns why the request is
+ * malformed, or undefined when it is well-formed (or asks nothing about acr).
+ */
+export function acrClaimRequestProblem(claims: unknown): string | undefined {
+  if (!isObject(claims)) return undefined; // the protocol layer checks the parameter's own shape
+  for (const container of ['id_token', 'userinfo'] as const) {
+    const members = own(claims, container);
+    if (!isObject(members) || !Object.hasOwn(members, 'acr')) continue;
+    const acr = members.acr;
+    const where = `claims.${container}.acr`;
+    if (acr === null) continue; // "requested in the default manner" (§5.5.1)
+    if (!isObject(acr)) return `${where} must be null or an object`;
+    if (Object.hasOwn(acr, 'essential') && typeof acr.essential !== 'boolean') return `${where}.essential must be a boolean`;
+    const hasValue = Object.hasOwn(acr, 'value');
+    const hasValues = Object.hasOwn(acr, 'values');
+    if (hasValue && hasValues) return `${where} must use either value or values, not both`;
+    if (hasValue && (typeof acr.value !== 'string' || acr.value.length === 0)) return `${where}.value must be a non-empty string`;
+    if (hasValues && (!Array.isArray(acr.values) || acr.values.length === 0 || !acr.values.every((v) => typeof v === 'string' && v.length > 0))) {
+      return `${where}.values must be a non-empty array of strings`;
+    }
+  }
+  return undefined;
+}

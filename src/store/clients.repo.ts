@@ -1,4 +1,5 @@
 import type { Sealer } from '../crypto/encryption.js';
+import { DEFAULT_ID_TOKEN_SIGNING_ALG, type SigningAlgorithm } from '../oidc/signing-keys.js';
 import type { Db } from './db.js';
 
 export interface ClientRecord {
@@ -12,6 +13,10 @@ export interface ClientRecord {
   defaultAcrValues: string[];
   minimumAcr?: string;
   clientName?: string;
+  /** ID token signature (OIDC Dynamic Client Registration §2); unset: RS256, the standard's default */
+  idTokenSignedResponseAlg?: SigningAlgorithm;
+  /** signed UserInfo responses (OIDC Core §5.3.2); unset: plain JSON */
+  userinfoSignedResponseAlg?: SigningAlgorithm;
 }
 
 interface ClientRow {
@@ -24,6 +29,8 @@ interface ClientRow {
   default_acr_values: string[];
   minimum_acr: string | null;
   client_name: string | null;
+  id_token_signed_response_alg: SigningAlgorithm;
+  userinfo_signed_response_alg: SigningAlgorithm | null;
 }
 
 export class DuplicateClientError extends Error {}
@@ -40,6 +47,8 @@ const editableColumns = (c: Omit<ClientRecord, 'clientId' | 'clientSecret'>) => 
   default_acr_values: JSON.stringify(c.defaultAcrValues),
   minimum_acr: c.minimumAcr ?? null,
   client_name: c.clientName ?? null,
+  id_token_signed_response_alg: c.idTokenSignedResponseAlg ?? DEFAULT_ID_TOKEN_SIGNING_ALG,
+  userinfo_signed_response_alg: c.userinfoSignedResponseAlg ?? null,
 });
 
 export function createClientsRepo(db: Db, sealer: Sealer) {
@@ -53,6 +62,8 @@ export function createClientsRepo(db: Db, sealer: Sealer) {
     defaultAcrValues: r.default_acr_values,
     minimumAcr: r.minimum_acr ?? undefined,
     clientName: r.client_name ?? undefined,
+    idTokenSignedResponseAlg: r.id_token_signed_response_alg,
+    userinfoSignedResponseAlg: r.userinfo_signed_response_alg ?? undefined,
   });
 
   return {
