@@ -237,7 +237,7 @@ describe('RFC 6750: missing and bad tokens', () => {
 
 describe('opaque tokens (RFC 7662 introspection)', () => {
   const secret = 'introspection-secret-value-0123456789';
-  const active = (over: Record<string, unknown> = {}) => ({ active: true, iss: issuer, client_id: 'bank-api', sub: 'user-2', scope: 'bank', acr: 'aal2', amr: ['pwd', 'otp'], auth_time: T0 - 5, exp: T0 + 600, ...over });
+  const active = (over: Record<string, unknown> = {}) => ({ active: true, token_type: 'Bearer', iss: issuer, client_id: 'bank-api', sub: 'user-2', scope: 'bank', acr: 'aal2', amr: ['pwd', 'otp'], auth_time: T0 - 5, exp: T0 + 600, ...over });
 
   it('is introspected once and the answer reused for a bounded time (injected clock)', async () => {
     const clock = { now: T0 };
@@ -279,7 +279,9 @@ describe('opaque tokens (RFC 7662 introspection)', () => {
 
   it.each([
     ['inactive', { active: false }, 'The access token is not active (expired, revoked or unknown).'],
-    ['a refresh token', active({ token_type: 'refresh_token' }), 'The token is not an access token.'],
+    ['a refresh token (no token_type, as oidc-provider answers)', active({ token_type: undefined }), 'The token is not a bearer access token.'],
+    ['a refresh token (token_type refresh_token)', active({ token_type: 'refresh_token' }), 'The token is not a bearer access token.'],
+    ['a DPoP-bound token', active({ token_type: 'DPoP', cnf: { jkt: 'x' } }), 'The token is not a bearer access token.'],
     ['another issuer', active({ iss: 'https://evil.example' }), 'The access token was not issued by the expected authorization server.'],
     ['another audience', active({ aud: 'https://other.example' }), 'The access token was not issued for this API.'],
     ['no audience and issued to another client', active({ client_id: 'someone-else' }), 'The access token was not issued for this API.'],

@@ -184,9 +184,11 @@ export function createIntrospector(o: IntrospectionOptions) {
   function judge(answer: Record<string, unknown>, now: number): VerifiedToken | TokenRejected {
     // RFC 7662 §2.2: only `active` is required; an inactive token says nothing more
     if (answer.active !== true) return new TokenRejected('inactive', 'The access token is not active (expired, revoked or unknown).');
-    // a refresh token is introspectable too, but is no bearer credential for an API
-    if (typeof answer.token_type === 'string' && answer.token_type.toLowerCase() === 'refresh_token') {
-      return new TokenRejected('not_an_access_token', 'The token is not an access token.');
+    // a refresh token is introspectable too, but no credential for an API: oidc-provider gives access
+    // tokens token_type Bearer (RFC 6749 §7.1) and refresh tokens none, so only Bearer is accepted; a
+    // sender-constrained token (DPoP, mTLS: `cnf`, RFC 7800) is no bearer token either
+    if (typeof answer.token_type !== 'string' || answer.token_type.toLowerCase() !== 'bearer' || answer.cnf !== undefined) {
+      return new TokenRejected('not_a_bearer_access_token', 'The token is not a bearer access token.');
     }
     if (answer.iss !== undefined && answer.iss !== o.issuer) return new TokenRejected('wrong_issuer', 'The access token was not issued by the expected authorization server.');
     if (typeof answer.exp === 'number' && answer.exp + o.clockToleranceSeconds <= now) return new TokenRejected('expired', 'The access token expired.');
