@@ -66,6 +66,13 @@ afterAll(async () => {
 const acrShown = (page: Page, token: 'id-token' | 'access-token') => page.locator(`[data-token="${token}"] [data-claim="acr"]`).textContent();
 
 describe('npm run demo (Demo Bank)', () => {
+  it('refuses a form posted without its CSRF token', async () => {
+    for (const path of ['/payments', '/payout', '/login', '/logout']) {
+      const res = await fetch(`${webUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'to=Mallory&amount=999&iban=x', redirect: 'manual' });
+      expect([path, res.status]).toEqual([path, 403]);
+    }
+  });
+
   it('prints the URL to open and the demo user’s credentials on first start', () => {
     expect(output).toContain(`Open:               ${webUrl}`);
     expect(output).toMatch(/Demo user: +demo@example\.com/);
@@ -86,6 +93,7 @@ describe('npm run demo (Demo Bank)', () => {
     try {
       // sign in with the password: aal1 is enough for the balance
       await page.goto(webUrl);
+      const cookieBefore = (await context.cookies(webUrl)).find((c) => c.name === 'bank_session')?.value;
       await page.getByRole('button', { name: 'Sign in with stepup' }).click();
       await page.getByLabel('Email').fill('demo@example.com');
       await page.getByLabel('Password').fill(password);
@@ -93,6 +101,10 @@ describe('npm run demo (Demo Bank)', () => {
       await page.locator('[data-balance]').waitFor();
       expect(await page.locator('[data-balance]').textContent()).toBe('1250.00 EUR');
       expect(await acrShown(page, 'id-token')).toBe('acr=aal1');
+      // the app's session id changes at sign-in (no fixation) and stays HttpOnly
+      const cookie = (await context.cookies(webUrl)).find((c) => c.name === 'bank_session')!;
+      expect(cookie.value).not.toBe(cookieBefore);
+      expect(cookie.httpOnly).toBe(true);
       expect(await acrShown(page, 'access-token')).toBe('acr=aal1');
       expect(await page.locator('[data-token="id-token"] .words').textContent()).toMatch(/^Signed in with password, just now; level: one factor/);
 

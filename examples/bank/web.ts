@@ -92,6 +92,16 @@ export function createBankWeb(o: BankWebOptions): Koa {
     return fresh;
   }
 
+  /** A new session id at every sign-in and step-up, so an id planted before it is worth nothing after (session fixation). */
+  function rotate(ctx: Koa.Context, session: Session) {
+    const old = ctx.cookies.get(SESSION_COOKIE);
+    if (old) sessions.delete(old);
+    const id = randomBytes(32).toString('base64url');
+    session.csrf = randomBytes(32).toString('base64url');
+    sessions.set(id, session);
+    ctx.cookies.set(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'lax', path: '/', overwrite: true });
+  }
+
   function render(ctx: Koa.Context, session: Session, view: string, vars: Record<string, unknown> = {}, status = 200) {
     const t = session.tokens;
     ctx.status = status;
@@ -284,6 +294,7 @@ export function createBankWeb(o: BankWebOptions): Koa {
         { resource: o.apiUrl },
       );
       session.tokens = keep(tokens, session.tokens);
+      rotate(ctx, session);
     } catch {
       return render(ctx, session, 'error.njk', { message: 'Signing in did not complete; please try again.' }, 400);
     }
