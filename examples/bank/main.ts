@@ -105,4 +105,10 @@ async function main(): Promise<number> {
   });
 }
 
-process.exit(await main());
+process.exit(
+  await main().catch((err: Error) => {
+    // e.g. the data directory in use by another demo: one line, no stack trace
+    console.error(`demo: ${err.message}`);
+    return 1;
+  }),
+);
