@@ -157,7 +157,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
   const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
   // the demo client's callback page exists only for the embedded development default
-  if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
+  if (!config.production && !config.databaseUrl) routers.push(createDemoRouter({ views, issuer: config.issuer, policy, now }));
   provider.use(mountOwnRouters(routers));
   provider.on('server_error', (ctx, err) => {
     // safety net for a store error that reached oidc-provider unwrapped: a JSON answer becomes 503

@@ -196,14 +196,13 @@ async function serve(config: Config): Promise<number> {
   const { createApp } = await import('../app.js');
   const app = await createApp(config);
   if (lock && app.stores.embedded) lock.publishUrl(app.stores.embedded.url);
+  // before listening: the demo client's redirect URI follows this start's issuer before any request reads it
+  const demo = config.databaseUrl ? undefined : await ensureDemo(config, app.stores);
   const server: Server = createServer(app.callback);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, resolve));
   app.logger.info({ issuer: config.issuer, port: config.port }, 'stepup listening');
-  if (!config.databaseUrl) {
-    const demo = await ensureDemo(config, app.stores);
-    if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
-  }
+  if (demo) process.stdout.write(demoInstructions(config.issuer, demo, app.policy.levels.map((l) => l.acr)) + '\n');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

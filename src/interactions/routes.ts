@@ -181,7 +181,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   };
 
   const renderTotpEnrollment = async (ctx: Context, interaction: InteractionDetails, state: FlowState, common: Record<string, unknown>) => {
-    const progress = state.progress!;
+    // a step-up from an existing session (e.g. aal1 → aal2) has no progress yet in this interaction
+    const progress = state.progress ?? { accountId: state.accountId!, startedAt: deps.now(), events: [] };
     let pendingId = progress.pendingTotpId;
     let secret = pendingId ? (await deps.factors.totpSecret(pendingId, state.accountId!))?.secret : undefined;
     if (!pendingId || !secret) {
