@@ -131,7 +131,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     ),
   );
 
-  router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.' }));
+  router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.', informational: true, signInUrl: '/admin' }));
 
   /** Every other admin page: an admin whose session holds aal2 or better; everyone else 403. */
   router.use(async (ctx: Context, next: Next) => {
@@ -143,7 +143,9 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     if (!me) return signIn(ctx, back, sessionLevel.acr, false);
     if (!me.account.isAdmin) {
       await deps.audit.record({ type: 'admin.access_denied', outcome: 'failure', reason: 'not_admin', actor: me.account.id, subject: me.account.id, clientId: ADMIN_CLIENT_ID, details: { path: ctx.path.slice(0, 200), method: ctx.method } }, ctx);
-      return problem(ctx, 403, 'Not allowed', 'The admin pages are for administrators only.');
+      // issue #15: not a dead end: sign out, or sign in as someone else (an admin)
+      const out = `/session/end?${new URLSearchParams({ client_id: ADMIN_CLIENT_ID, post_logout_redirect_uri: `${deps.issuer}/admin/signed-out` })}`;
+      return page(ctx, 'admin/message.njk', { title: 'Not allowed', message: `The admin pages are for administrators only, and ${me.account.email} is not one.`, requestId: ctx.state.requestId, signOutUrl: out, switchUrl: out }, 403);
     }
     if (!heldLevels(policy, me.events, deps.now()).includes(sessionLevel.acr)) return signIn(ctx, back, sessionLevel.acr, false);
     ctx.state.admin = me;
