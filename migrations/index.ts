@@ -3,6 +3,7 @@ import * as createCoreTables from './20261122000000_create_core_tables.js';
 import * as createFactors from './20261122010000_create_factors.js';
 import * as createRecoveryCodes from './20261122020000_create_recovery_codes.js';
 import * as addWebAuthnCredentials from './20261122030000_add_webauthn_credentials.js';
+import * as addPasswordChanges from './20261204000000_add_password_changes.js';
 
 /**
  * Migrations are listed here rather than discovered from the file system, so the same list runs under
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261122010000_create_factors': createFactors,
   '20261122020000_create_recovery_codes': createRecoveryCodes,
   '20261122030000_add_webauthn_credentials': addWebAuthnCredentials,
+  '20261204000000_add_password_changes': addPasswordChanges,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

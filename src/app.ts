@@ -19,7 +19,9 @@ import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
 import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { createNotifier } from './ops/notify.js';
+import { createNoticeSender, createNotifier, type SendNotice } from './ops/notify.js';
+import { createNewPasswordStep } from './account/new-password-step.js';
+import { createPasswordResetRouter } from './account/password-reset.routes.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
 import { createFailureLimiter } from './store/redis/failure-limiter.js';
 import { openStores, type Stores } from './store/stores.js';
@@ -45,6 +47,8 @@ export interface AppOptions {
   logger?: Logger;
   /** epoch seconds; tests pass a controllable clock */
   now?: () => number;
+  /** where notices carrying a secret (a forgot-password link) go; tests capture them */
+  sendNotice?: SendNotice;
 }
 
 export interface App {
@@ -102,7 +106,37 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const notify = createNotifier(logger, config.smtpUrl);
   const attempts = createAttemptGuard(limiter, stores.audit);
+  const accountSessions = createAccountSessions(stores.redis, prefix);
+  const newPassword = createNewPasswordStep({
+    provider,
+    views,
+    csrf,
+    accounts: stores.accounts,
+    sessions: accountSessions,
+    audit: stores.audit,
+    notify,
+    redis: stores.redis,
+    redisKeyPrefix: prefix,
+    interactionTtlSeconds: TTL.Interaction,
+  });
+  const passwordResets = createPasswordResetRouter({
+    issuer: config.issuer,
+    views,
+    csrf,
+    accounts: stores.accounts,
+    passwordResets: stores.passwordResets,
+    sessions: accountSessions,
+    audit: stores.audit,
+    notify,
+    sendNotice: options.sendNotice ?? createNoticeSender(logger),
+    resetByEmail: Boolean(config.smtpUrl),
+    redis: stores.redis,
+    redisKeyPrefix: prefix,
+    logger,
+    now,
+  });
   const interactions = createInteractionRouter({
+    newPassword,
     webauthnUsers,
     challenges,
     rp,
@@ -141,7 +175,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuerName: new URL(config.issuer).host,
     rp,
     notify,
-    sessions: createAccountSessions(stores.redis, prefix),
+    sessions: accountSessions,
     now,
   });
 
@@ -155,7 +189,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, newPassword.router, interactions, account, passwordResets, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter({ views, issuer: config.issuer, policy, now }));
   provider.use(mountOwnRouters(routers));

@@ -7,6 +7,7 @@ import { verifyPassword } from '../factors/password/password.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from '../factors/recovery-codes/recovery-codes.js';
 import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from '../factors/totp/totp.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
+import type { NewPasswordStep } from '../account/new-password-step.js';
 import type { Views } from '../http/render.js';
 import { amrForEvent, type MissingStep } from '../stepup/index.js';
 import type { AccountReads } from '../store/account-reads.js';
@@ -37,6 +38,8 @@ export interface InteractionDeps extends FlowDeps, WebAuthnStepDeps {
   audit: Audit;
   issuerName: string;
   notify: (accountId: string, message: string) => Promise<void>;
+  /** issue #15: "must change the password at next sign-in" (src/account/new-password-step.ts) */
+  newPassword?: Pick<NewPasswordStep, 'interrupt'>;
 }
 
 const GENERIC_LOGIN_ERROR = 'Incorrect email or password.';
@@ -291,7 +294,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     await deps.audit.record({ type: 'login.password', outcome: 'success', subject: usable.account.id, clientId }, ctx);
     const event = { factor: 'password' as const, at: deps.now(), amr: [] as string[] };
     event.amr = amrForEvent(event);
-    return afterVerified(ctx, interaction, await recordEvent(deps, interaction, usable.account.id, event, state.progress));
+    const progress = await recordEvent(deps, interaction, usable.account.id, event, state.progress);
+    if (await deps.newPassword?.interrupt(ctx, interaction.uid, usable.account)) return; // issue #15: a new password first
+    return afterVerified(ctx, interaction, progress);
   });
 
   router.post('/interaction/:uid/totp', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
