@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -69,6 +69,27 @@ describe('CLI (SPEC §7)', () => {
     const firstLine = result.stderr.split('\n')[0]!;
     expect(firstLine).toMatch(/^stepup: /);
     expect(firstLine).toContain(reason);
+  });
+
+  it('sets a password (stdin or file, common ones refused, optionally to be changed at next sign-in) and updates email and admin role (issue #15)', async () => {
+    expect((await runCli(['user', 'create', '--email', 'setpw@example.com'], env, PASSWORD)).code).toBe(0);
+    const common = await runCli(['user', 'set-password', '--email', 'setpw@example.com'], env, 'baseball\n');
+    expect(common.code).toBe(2);
+    expect(common.stderr).toContain('most common');
+    const unknown = await runCli(['user', 'set-password', '--email', 'nobody@example.com'], env, 'a fine new passphrase\n');
+    expect(unknown.stderr).toContain('no account');
+    const file = join(mkdtempSync(join(tmpdir(), 'stepup-pw-')), 'pw');
+    writeFileSync(file, 'a fine new passphrase\n', { mode: 0o600 });
+    const set = await runCli(['user', 'set-password', '--email', 'setpw@example.com', '--password-file', file, '--must-change'], env);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ email: 'setpw@example.com', password_change_required: true });
+    expect(set.stdout).not.toContain('a fine new passphrase');
+
+    const promoted = await runCli(['user', 'update', '--email', 'setpw@example.com', '--admin', '--new-email', 'SetPw2@example.com'], env);
+    expect(JSON.parse(promoted.stdout)).toMatchObject({ email: 'setpw2@example.com', admin: true });
+    const demoted = await runCli(['user', 'update', '--email', 'setpw2@example.com', '--no-admin'], env);
+    expect(JSON.parse(demoted.stdout)).toMatchObject({ admin: false });
+    expect((await runCli(['user', 'update', '--email', 'setpw2@example.com'], env)).stderr).toContain('nothing to change');
   });
 
   it('refuses a duplicate user', async () => {
