@@ -207,6 +207,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
     logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error');
   });
+  // issue #15: where each session was last used from, for the admin's list of a user's sessions
+  provider.on('authorization.success', (ctx) => {
+    const session = ctx.oidc.session as { uid?: string; accountId?: string } | undefined;
+    if (!session?.uid || !session.accountId) return;
+    accountSessions
+      .touch(session.uid, { userAgent: ctx.get('user-agent'), ip: ctx.ip, lastSeen: now() })
+      .catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not record where a session was used'));
+  });
   // logout ends the session: its factor events go with it (a new session has a new uid anyway)
   provider.on('end_session.success', (ctx) => {
     const session = ctx.oidc.session as { uid?: string; destroyed?: boolean } | undefined;

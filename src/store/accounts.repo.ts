@@ -72,6 +72,13 @@ export function createAccountsRepo(db: Db) {
       const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
       return row ? toAccount(row) : undefined;
     },
+    /** Emails of the given account ids (issue #15: audit pages and exports name people, not only ids). */
+    async emailsFor(ids: string[]): Promise<Map<string, string>> {
+      const uuids = [...new Set(ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)))];
+      if (uuids.length === 0) return new Map();
+      const rows = (await db<AccountRow>('accounts').whereIn('id', uuids).select('id', 'email')) as Array<{ id: string; email: string }>;
+      return new Map(rows.map((r) => [r.id, r.email]));
+    },
     /** For the password factor only. */
     async list(): Promise<Account[]> {
       const rows = await db<AccountRow>('accounts').orderBy('created_at', 'asc');
