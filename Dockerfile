@@ -16,6 +16,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# the common-passwords list read beside the compiled password module (tsc copies only .ts output)
+COPY src/factors/password/common-passwords.txt ./dist/src/factors/password/
 COPY views ./views
 USER node
 EXPOSE 3000

@@ -4,6 +4,7 @@ import * as createFactors from './20261122010000_create_factors.js';
 import * as createRecoveryCodes from './20261122020000_create_recovery_codes.js';
 import * as addWebAuthnCredentials from './20261122030000_add_webauthn_credentials.js';
 import * as addClientSigningAlgs from './20261204000000_add_client_signing_algs.js';
+import * as addPasswordChanges from './20261204010000_add_password_changes.js';
 
 /**
  * Migrations are listed here rather than discovered from the file system, so the same list runs under
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261122020000_create_recovery_codes': createRecoveryCodes,
   '20261122030000_add_webauthn_credentials': addWebAuthnCredentials,
   '20261204000000_add_client_signing_algs': addClientSigningAlgs,
+  '20261204010000_add_password_changes': addPasswordChanges,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

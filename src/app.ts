@@ -23,7 +23,9 @@ import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
 import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { createNotifier } from './ops/notify.js';
+import { createNoticeSender, createNotifier, type SendNotice } from './ops/notify.js';
+import { createNewPasswordStep } from './account/new-password-step.js';
+import { createPasswordResetRouter } from './account/password-reset.routes.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
 import { createFailureLimiter } from './store/redis/failure-limiter.js';
 import { openStores, type Stores } from './store/stores.js';
@@ -49,6 +51,8 @@ export interface AppOptions {
   logger?: Logger;
   /** epoch seconds; tests pass a controllable clock */
   now?: () => number;
+  /** where notices carrying a secret (a forgot-password link) go; tests capture them */
+  sendNotice?: SendNotice;
 }
 
 export interface App {
@@ -107,6 +111,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const notify = createNotifier(logger, config.smtpUrl);
   const attempts = createAttemptGuard(limiter, stores.audit);
+  const accountSessions = createAccountSessions(stores.redis, prefix);
+  const newPassword = createNewPasswordStep({
+    provider,
+    views,
+    csrf,
+    accounts: stores.accounts,
+    sessions: accountSessions,
+    audit: stores.audit,
+    notify,
+    redis: stores.redis,
+    redisKeyPrefix: prefix,
+    interactionTtlSeconds: TTL.Interaction,
+  });
+  const passwordResets = createPasswordResetRouter({
+    issuer: config.issuer,
+    views,
+    csrf,
+    accounts: stores.accounts,
+    passwordResets: stores.passwordResets,
+    sessions: accountSessions,
+    audit: stores.audit,
+    notify,
+    sendNotice: options.sendNotice ?? createNoticeSender(logger),
+    resetByEmail: Boolean(config.smtpUrl),
+    redis: stores.redis,
+    redisKeyPrefix: prefix,
+    logger,
+    now,
+  });
   const factorDeps: FactorDeps = {
     policy,
     reads,
@@ -133,6 +166,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registry,
     enrollments,
     factorDeps,
+    newPassword,
     attempts,
     audit: stores.audit,
     progress,
@@ -156,7 +190,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     enrollments,
     factorDeps,
     notify,
-    sessions: createAccountSessions(stores.redis, prefix),
+    sessions: accountSessions,
     now,
   });
 
@@ -171,9 +205,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(errorPages(views));
   provider.use(jwtAccessTokenIntrospection({ provider, issuer: config.issuer, jwks, mayIntrospect }));
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, interactions, account, ...admin];
+  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, newPassword.router, interactions, account, passwordResets, ...admin];
   // the demo client's callback page exists only for the embedded development default
-  if (!config.production && !config.databaseUrl) routers.push(createDemoRouter(views));
+  if (!config.production && !config.databaseUrl) routers.push(createDemoRouter({ views, issuer: config.issuer, policy, now }));
   provider.use(mountOwnRouters(routers));
   provider.on('server_error', (ctx, err) => {
     // safety net for a store error that reached oidc-provider unwrapped: a JSON answer becomes 503
@@ -188,6 +222,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return;
     }
     logger.error({ err, requestId: ctx.state?.requestId }, 'oidc server_error');
+  });
+  // issue #15: where each session was last used from, for the admin's list of a user's sessions
+  provider.on('authorization.success', (ctx) => {
+    const session = ctx.oidc.session as { uid?: string; accountId?: string } | undefined;
+    if (!session?.uid || !session.accountId) return;
+    accountSessions
+      .touch(session.uid, { userAgent: ctx.get('user-agent'), ip: ctx.ip, lastSeen: now() })
+      .catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not record where a session was used'));
   });
   // logout ends the session: its factor events go with it (a new session has a new uid anyway)
   provider.on('end_session.success', (ctx) => {

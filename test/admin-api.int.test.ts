@@ -332,8 +332,10 @@ describe('audit events', () => {
     const csv = await api(server.issuer, token, 'GET', `/audit-events?subject=${user.id}&format=csv`);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const lines = csv.text.trim().split('\n');
-    expect(lines[0]).toBe('id,at,type,outcome,reason,actor,subject,client_id,ip,user_agent,request_id,details');
+    expect(lines[0]).toBe('id,at,type,outcome,reason,actor,actor_email,subject,subject_email,client_id,ip,user_agent,request_id,details');
     expect(lines).toHaveLength(4);
+    // issue #15: the emails beside the ids
+    expect(lines[1]).toContain(`,${user.id},${user.email},`);
     expect(csv.text).toContain("'=cmd|x");
     expect((await api(server.issuer, token, 'GET', '/audit-events?type=DROP%20TABLE')).status).toBe(400);
     expect((await api(server.issuer, token, 'GET', '/audit-events?subject=a%00b')).status).toBe(400);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { adminSignIn, createAccountWithTotp } from './support/admin.js';
 import { Browser, findForm } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
-import { createConfidentialClient } from './support/rp.js';
+import { createConfidentialClient, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
 /** The admin pages (issue #5) with the form browser: roles, step-up, CSRF, escaping, ids. */
@@ -31,6 +31,7 @@ const adminPages = (userId: string, factorId: string, clientId: string) => ({
     `/admin/users/${userId}/factors/${factorId}/remove`,
     `/admin/users/${userId}/reset`,
     `/admin/users/${userId}/disable`,
+    `/admin/users/${userId}/password`,
     '/admin/clients',
     '/admin/clients/new',
     `/admin/clients/${clientId}`,
@@ -48,6 +49,9 @@ const adminPages = (userId: string, factorId: string, clientId: string) => ({
     `/admin/users/${userId}/disable`,
     `/admin/users/${userId}/enable`,
     `/admin/users/${userId}/sessions/revoke`,
+    `/admin/users/${userId}/sessions/x-session-uid/end`,
+    `/admin/users/${userId}/password/require-change`,
+    `/admin/users/${userId}/password`,
     '/admin/clients',
     `/admin/clients/${clientId}`,
     `/admin/clients/${clientId}/rotate`,
@@ -300,5 +304,70 @@ describe('an admin at work', () => {
     expect(csv.html.split('\n')[1]).toContain('test.filter');
     const json = JSON.parse((await browser.request(`/admin/audit/export?subject=${victim.id}&format=json`)).html) as { items: { type: string }[] };
     expect(json.items.map((e) => e.type)).toEqual(['test.filter']);
+  });
+
+  it('issue #15: the audit trail filtered by email finds the user\'s events as readable lines; the CSV carries emails; an unknown email says so', async () => {
+    const victim = await createAccountWithTotp(server.app);
+    await server.app.stores.audit.record({ type: 'login.password', outcome: 'success', subject: victim.id, clientId: 'payroll', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
+    await server.app.stores.audit.record({ type: 'login.totp', outcome: 'failure', reason: 'bad_code', subject: victim.id });
+    const page = await browser.follow(`/admin/audit?subject=${encodeURIComponent(victim.email)}`);
+    expect(page.status).toBe(200);
+    const lines = [...page.html.matchAll(/<span class="line">([\s\S]*?)<\/span>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, '').trim());
+    expect(lines).toEqual([
+      `Failed: ${victim.email} entered a wrong authenticator app code (bad code)`,
+      `${victim.email} signed in with a password at payroll, from Chrome 156 on Linux`,
+    ]);
+    expect(page.html).toContain('<details>');
+    expect(page.html).toContain('<option value="login.*">');
+    const byType = await browser.follow(`/admin/audit?subject=${encodeURIComponent(victim.email)}&type=login.totp`);
+    expect([...byType.html.matchAll(/data-type="([^"]+)"/g)].map((m) => m[1])).toEqual(['login.totp']);
+    const csv = await browser.request(`/admin/audit/export?subject=${encodeURIComponent(victim.email)}&format=csv`);
+    expect(csv.html.split('\n')[0]).toContain('subject,subject_email');
+    expect(csv.html.split('\n')[1]).toContain(`${victim.id},${victim.email}`);
+    const unknown = await browser.follow('/admin/audit?subject=nobody%40example.com');
+    expect(unknown.status).toBe(404);
+    expect(unknown.html).toContain('No user has the email nobody@example.com');
+  });
+
+  it('issue #15: the user list shows the second factors and the last sign-in', async () => {
+    const someone = await createAccountWithTotp(server.app, { email: `listed-${Date.now()}@example.com` });
+    await server.app.stores.audit.record({ type: 'login.password', outcome: 'success', subject: someone.id });
+    const page = await browser.follow(`/admin/users?q=${encodeURIComponent(someone.email)}`);
+    const row = new RegExp(`${someone.email}[\\s\\S]*?data-col="second-factor">([^<]*)<[\\s\\S]*?data-col="last-sign-in">([^<]*)<`).exec(page.html)!;
+    expect(row[1]).toBe('Authenticator app');
+    expect(row[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  });
+
+  it('issue #15: a user\'s active sessions (browser, network, started, last seen): end one; require a new password; set a temporary one', async () => {
+    const target = await createAccountWithTotp(server.app);
+    const rp = await createConfidentialClient(server.app);
+    const config = await discover(server.issuer, rp.clientId, rp.clientSecret);
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+    const theirs = new Browser(server.issuer, { 'user-agent': ua });
+    const started = await startAuthorization(config);
+    await finish(config, started, (await passwordLogin(theirs, started, target.email, target.password)).url);
+    const again = await startAuthorization(config); // an authorization with the session: last seen
+    await finish(config, again, (await theirs.follow(again.url.toString())).url);
+    let page = await browser.follow(`/admin/users/${target.id}`);
+    const table = /<table data-table="sessions">([\s\S]*?)<\/table>/.exec(page.html)![1]!;
+    expect(table).toContain('Chrome 156 on Linux');
+    expect(table).toContain('127.0.0.1');
+    expect(table).toContain(rp.clientId);
+    page = await browser.submit(page, '/end');
+    expect(page.html).toContain('The session was ended');
+    expect(page.html).toContain('No active sessions.');
+    const after = await startAuthorization(config);
+    expect(isCallback(await theirs.follow(after.url.toString()))).toBe(false); // signed out
+
+    page = await browser.submit(page, '/password/require-change');
+    expect(page.html).toContain('will choose a new password');
+    expect((await server.app.stores.accounts.findById(target.id))!.passwordChangeRequired).toBe(true);
+    page = await browser.follow(`/admin/users/${target.id}/password`);
+    expect(page.html).toContain(`Set a temporary password for <strong>${target.email}</strong>`);
+    const weak = await browser.submit(page, `/admin/users/${target.id}/password`, { password: 'password123' });
+    expect(weak.status).toBe(400);
+    page = await browser.submit(page, `/admin/users/${target.id}/password`, { password: 'temporary passphrase 9' });
+    expect(page.html).toContain('Temporary password set');
+    expect((await server.app.stores.factors.listForAccount(target.id)).length).toBe(1); // factors stay
   });
 });

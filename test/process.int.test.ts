@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { Browser } from './support/browser.js';
+import { totpCodeAt } from '../src/factors/totp/totp.js';
+import { Browser, decodeEntities } from './support/browser.js';
 import { createIsolationSchema, dropIsolation, newIsolation, testEnv } from './support/env.js';
 import { freePort, runCli, startServerProcess } from './support/process.js';
 import { finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
@@ -70,6 +71,27 @@ describe('CLI (SPEC §7)', () => {
     expect(firstLine).toContain(reason);
   });
 
+  it('sets a password (stdin or file, common ones refused, optionally to be changed at next sign-in) and updates email and admin role (issue #15)', async () => {
+    expect((await runCli(['user', 'create', '--email', 'setpw@example.com'], env, PASSWORD)).code).toBe(0);
+    const common = await runCli(['user', 'set-password', '--email', 'setpw@example.com'], env, 'baseball\n');
+    expect(common.code).toBe(2);
+    expect(common.stderr).toContain('most common');
+    const unknown = await runCli(['user', 'set-password', '--email', 'nobody@example.com'], env, 'a fine new passphrase\n');
+    expect(unknown.stderr).toContain('no account');
+    const file = join(mkdtempSync(join(tmpdir(), 'stepup-pw-')), 'pw');
+    writeFileSync(file, 'a fine new passphrase\n', { mode: 0o600 });
+    const set = await runCli(['user', 'set-password', '--email', 'setpw@example.com', '--password-file', file, '--must-change'], env);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ email: 'setpw@example.com', password_change_required: true });
+    expect(set.stdout).not.toContain('a fine new passphrase');
+
+    const promoted = await runCli(['user', 'update', '--email', 'setpw@example.com', '--admin', '--new-email', 'SetPw2@example.com'], env);
+    expect(JSON.parse(promoted.stdout)).toMatchObject({ email: 'setpw2@example.com', admin: true });
+    const demoted = await runCli(['user', 'update', '--email', 'setpw2@example.com', '--no-admin'], env);
+    expect(JSON.parse(demoted.stdout)).toMatchObject({ admin: false });
+    expect((await runCli(['user', 'update', '--email', 'setpw2@example.com'], env)).stderr).toContain('nothing to change');
+  });
+
   it('refuses a duplicate user', async () => {
     const args = ['user', 'create', '--email', 'dup@example.com'];
     expect((await runCli(args, env, PASSWORD)).code).toBe(0);
@@ -113,40 +135,58 @@ describe('restarts keep sessions (Redis) and tokens valid (keys in Postgres)', (
 });
 
 describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
-  it('starts, prints the demo user and a sign-in URL, serves discovery and completes a login', async () => {
+  const printed = (out: string, name: string) => new RegExp(`${name}:\\s+(\\S+)`).exec(out)?.[1];
+  const waitForDemo = async (server: { output(): string }) => {
+    for (let i = 0; i < 100 && !server.output().includes('Demo password'); i++) await new Promise((r) => setTimeout(r, 100));
+    return server.output();
+  };
+
+  it('with only PORT set prints links that work; the demo app shows acr/amr/auth_time, a step-up to aal2 updates them; a restart on another port keeps the links working', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'stepup-embedded-'));
     const port = await freePort();
     const issuer = `http://localhost:${port}`;
-    const server = await startServerProcess({ ISSUER: issuer, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, port, 120_000);
+    // issue #15: no ISSUER, only PORT: every printed link and discovery use that port
+    let server = await startServerProcess({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, port, 120_000);
     try {
-      for (let i = 0; i < 50 && !server.output().includes('Demo password'); i++) await new Promise((r) => setTimeout(r, 100));
-      const out = server.output();
-      const password = /Demo password: (\S+)/.exec(out)![1]!;
-      const signIn = /Sign in:\s+(\S+)/.exec(out)![1]!;
+      const out = await waitForDemo(server);
+      const password = printed(out, 'Demo password')!;
       expect(out).toContain('demo@example.com');
-      expect(signIn.startsWith(`${issuer}/auth?`)).toBe(true);
-
-      const browser = new Browser(issuer);
-      const printed = await browser.follow(signIn);
-      expect(printed.html).toContain('autocomplete="current-password"');
+      expect(printed(out, 'Issuer')).toBe(issuer);
+      expect(printed(out, 'Sign in')).toBe(`${issuer}/demo`);
+      expect(printed(out, 'Try aal2')).toBe(`${issuer}/demo?acr_values=aal2`);
+      // no warning from oidc-provider on a supported runtime (Node 22 LTS or later); this machine may run older
+      if (Number(process.versions.node.split('.')[0]) >= 22) expect(out).not.toContain('Unsupported runtime');
 
       const config = await oidc.discovery(new URL(issuer), 'demo', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
       expect(config.serverMetadata().issuer).toBe(issuer);
-      const verifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: `${issuer}/demo/callback`,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state: 'demo-state',
-      });
-      const loginPage = await browser.follow(url.toString());
-      const callback = await browser.submit(loginPage, '/password', { email: 'demo@example.com', password });
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: 'demo-state' });
-      expect(tokens.claims()!.acr).toBe('aal1');
+
+      // the printed sign-in link: the demo app redeems the code itself and shows the claims in words
+      const browser = new Browser(issuer);
+      const loginPage = await browser.follow(printed(out, 'Sign in')!);
+      expect(loginPage.html).toContain('autocomplete="current-password"');
+      const signedIn = await browser.submit(loginPage, '/password', { email: 'demo@example.com', password });
+      expect(signedIn.url).toMatch(new RegExp(`^${issuer}/demo/callback`));
+      expect(signedIn.html).toContain('data-demo="signed-in"');
+      expect(/data-claim="acr">([^<]+)</.exec(signedIn.html)![1]).toBe('aal1');
+      expect(/data-claim="amr">([\s\S]*?)<\/dd>/.exec(signedIn.html)![1]).toContain('<code>pwd</code> a password');
+      const firstAuthTime = /data-claim="auth_time">([^<]+)</.exec(signedIn.html)![1]!;
+      expect(firstAuthTime).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(signedIn.html).toContain('data-demo="sign-out"');
+
+      // "Try aal2": the demo user has no second factor yet, so it enrolls an authenticator app on the way
+      const tryAal2 = decodeEntities(/href="([^"]+)" data-try="aal2"/.exec(signedIn.html)![1]!);
+      const enroll = await browser.follow(tryAal2);
+      const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
+      const codesPage = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, Math.floor(Date.now() / 1000)) });
+      const stepped = await browser.submit(codesPage, `/interaction/${new URL(codesPage.url).pathname.split('/')[2]}`);
+      expect(stepped.url).toMatch(new RegExp(`^${issuer}/demo/callback`));
+      expect(/data-claim="acr">([^<]+)</.exec(stepped.html)![1]).toBe('aal2');
+      const amr = /data-claim="amr">([\s\S]*?)<\/dd>/.exec(stepped.html)![1]!;
+      expect(amr).toContain('<code>otp</code>');
+      expect(amr).toContain('<code>mfa</code>');
 
       // the CLI works next to the running server (through its embedded Postgres socket)
-      const env = { ISSUER: issuer, DATA_DIR: dataDir };
+      const env = { DATA_DIR: dataDir, PORT: String(port) };
       const created = await runCli(['client', 'create', '--id', 'side-app', '--secret', 'x'.repeat(40), '--redirect-uri', 'http://rp.localhost/callback'], env);
       expect(created.code).toBe(0);
       expect((await runCli(['user', 'list'], env)).stdout).toContain('demo@example.com');
@@ -154,6 +194,20 @@ describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
       const sideStart = await startAuthorization(side);
       const sideLogin = await new Browser(issuer).follow(sideStart.url.toString());
       expect(sideLogin.html).toContain('autocomplete="current-password"');
+
+      // a restart on another port: the demo client's redirect URI follows, so the printed link still works
+      expect(await server.stop()).toBe(0);
+      const port2 = await freePort();
+      const issuer2 = `http://localhost:${port2}`;
+      server = await startServerProcess({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, port2, 120_000);
+      const out2 = await waitForDemo(server);
+      expect(printed(out2, 'Sign in')).toBe(`${issuer2}/demo`);
+      const again = new Browser(issuer2);
+      const login2 = await again.follow(printed(out2, 'Sign in')!);
+      expect(login2.html).toContain('autocomplete="current-password"');
+      const signedIn2 = await again.submit(login2, '/password', { email: 'demo@example.com', password: printed(out2, 'Demo password')! });
+      expect(signedIn2.url).toMatch(new RegExp(`^${issuer2}/demo/callback`));
+      expect(/data-claim="acr">([^<]+)</.exec(signedIn2.html)![1]).toBe('aal1');
     } finally {
       expect(await server.stop()).toBe(0);
       rmSync(dataDir, { recursive: true, force: true });

@@ -3,12 +3,14 @@ import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
+import { hashPassword, passwordPolicyError } from '../factors/password/password.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../factors/recovery-codes/recovery-codes.js';
 import type { EnrollmentRegistry, EnrollmentSubject, FactorRegistry } from '../factors/factor.js';
 import { totpEnrollmentAgain } from '../factors/totp/totp.factor.js';
 import type { FactorDeps } from '../factors/deps.js';
 import { AUTHENTICATOR_KINDS, type AuthenticatorKind } from '../factors/webauthn/webauthn.js';
 import { readForm } from '../http/kit.js';
+import { capitalize } from './password-reset.routes.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import { levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt, type EnrolledFactor, type Policy } from '../stepup/index.js';
@@ -52,13 +54,14 @@ const STATE_COOKIE = 'stepup.account';
 const MAX_LABEL_LENGTH = 64;
 const SHOWN_KINDS = ['totp', 'webauthn'] as const;
 /** Where a sign-in may return to: a fixed set of the account's own pages (no open redirect). */
-const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new)?$/;
+const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new|\/password|\/recovery-codes\/new)?$/;
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
 const NOTICES: Record<string, string> = {
   added: 'Your new sign-in method is ready.',
   renamed: 'Renamed.',
   codes: 'Your old recovery codes no longer work.',
   removed: 'Removed.',
+  password: 'Your password was changed. Your other sessions were signed out.',
 };
 
 const shortDate = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -233,6 +236,36 @@ export function createAccountRouter(deps: AccountDeps): Router {
     page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'codes' }, setupText: 'Your old recovery codes no longer work.' });
   });
 
+
+  // issue #15: change password, after a fresh step-up at the account's highest level (like any change);
+  // the other sessions end (someone who knew the old password may hold one), the factors stay
+  const passwordPage = (ctx: Context, email: string, error?: string, status = 200) => {
+    ctx.status = status;
+    page(ctx, 'account-password.njk', { title: 'Change your password', email, error });
+  };
+  router.get('/account/password', async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account/password');
+    const { level, fresh } = await freshness(user.account.id, user.events, false);
+    if (!fresh) return signIn(ctx, '/account/password', level?.acr, user.events);
+    passwordPage(ctx, user.account.email);
+  });
+  router.post('/account/password', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account/password');
+    const { level, fresh } = await freshness(user.account.id, user.events, false);
+    if (!fresh) return signIn(ctx, '/account/password', level?.acr, user.events);
+    const body = ctx.request.body as Record<string, unknown>;
+    const password = typeof body.password === 'string' ? body.password.slice(0, 10_000) : '';
+    const problem = password !== body.confirm ? 'The two passwords are not the same.' : passwordPolicyError(password);
+    if (problem) return passwordPage(ctx, user.account.email, capitalize(problem), 400);
+    await deps.accounts.setPassword(user.account.id, await hashPassword(password));
+    const revoked = await deps.sessions.revokeAccountSessions(user.account.id, { exceptSessionUid: user.sessionUid });
+    await deps.audit.record({ type: 'password.change', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { sessionsEnded: revoked.sessions, grantsRevoked: revoked.grants } }, ctx);
+    await deps.notify(user.account.id, 'Your password was changed. If this was not you, contact your administrator.');
+    ctx.status = 303;
+    ctx.redirect('/account?notice=password');
+  });
 
   const change = (action: 'rename' | 'remove') =>
     async (ctx: Context) => {

@@ -219,6 +219,41 @@ export function createAdminService(deps: AdminServiceDeps) {
       return { factors, recovery_codes: recoveryCodes, ...revoked };
     },
 
+    /** Emails of account ids (audit exports, issue #15). */
+    emailsFor: (ids: string[]) => deps.accounts.emailsFor(ids),
+
+    /** The user's live sessions (issue #15): where from, since when, last seen. */
+    async listSessions(userId: string) {
+      await user(userId);
+      return deps.sessions.list(userId);
+    },
+
+    async endSession(by: Actor, userId: string, sessionUid: string, ctx?: Context) {
+      await user(userId);
+      if (!(await deps.sessions.end(userId, sessionUid))) throw notFound('session');
+      await record(by, ctx, 'admin.session.end', userId, { sessionUid });
+    },
+
+    /** Issue #15: the next sign-in with the password asks for a new one first. Sessions and factors stay. */
+    async requirePasswordChange(by: Actor, userId: string, required: boolean, ctx?: Context) {
+      await user(userId);
+      await deps.accounts.setPasswordChangeRequired(userId, required);
+      await record(by, ctx, 'admin.user.require_password_change', userId, { required });
+    },
+
+    /**
+     * Issue #15, the reset without email: a temporary password the user must change at the next
+     * sign-in. Every session ends; second factors stay (a reset never bypasses them).
+     */
+    async setTemporaryPassword(by: Actor, userId: string, password: string, reason: string | undefined, ctx?: Context) {
+      await user(userId);
+      await deps.accounts.setPassword(userId, await hashPassword(password), { changeRequired: true });
+      const revoked = await revoke(userId, by);
+      await record(by, ctx, 'admin.user.set_password', userId, { revoked, changeRequired: true }, reason || undefined);
+      await deps.notify(userId, 'An administrator set a temporary password for your account; you will choose a new one at your next sign-in.');
+      return revoked;
+    },
+
     async revokeSessions(by: Actor, userId: string, ctx?: Context) {
       await user(userId);
       const revoked = await revoke(userId, by);

@@ -74,7 +74,8 @@ const json = (ctx: Context, status: number, body: unknown) => {
   ctx.body = body;
 };
 
-const AUDIT_CSV_COLUMNS = ['id', 'at', 'type', 'outcome', 'reason', 'actor', 'subject', 'client_id', 'ip', 'user_agent', 'request_id', 'details'] as const;
+// issue #15: the emails beside the ids, so a CSV read in a spreadsheet names the people
+const AUDIT_CSV_COLUMNS = ['id', 'at', 'type', 'outcome', 'reason', 'actor', 'actor_email', 'subject', 'subject_email', 'client_id', 'ip', 'user_agent', 'request_id', 'details'] as const;
 
 /** CSV cells starting with = + - @ (or tab/CR) are read as formulas by spreadsheets: quote them as text (OWASP CSV injection). */
 const csvCell = (v: unknown) => {
@@ -82,8 +83,10 @@ const csvCell = (v: unknown) => {
   return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
 };
 
-export function auditCsv(items: ReturnType<typeof auditJson>[]): string {
-  return stringify([[...AUDIT_CSV_COLUMNS], ...items.map((e) => AUDIT_CSV_COLUMNS.map((c) => csvCell(e[c])))]);
+export function auditCsv(items: ReturnType<typeof auditJson>[], emails: Map<string, string>): string {
+  const email = (id: string | null) => (id ? (emails.get(id) ?? '') : '');
+  const row = (e: ReturnType<typeof auditJson>) => ({ ...e, actor_email: email(e.actor), subject_email: email(e.subject) });
+  return stringify([[...AUDIT_CSV_COLUMNS], ...items.map(row).map((e) => AUDIT_CSV_COLUMNS.map((c) => csvCell(e[c])))]);
 }
 
 /** The filter an audit query (API or UI) asks for. */
@@ -309,7 +312,7 @@ export function apiRoutes(admin: AdminService): ApiRoute[] {
           ctx.type = 'text/csv; charset=utf-8';
           ctx.set('Content-Disposition', 'attachment; filename="stepup-audit.csv"');
           if (nextBefore) ctx.set('Link', `<${API_PREFIX}/audit-events?${new URLSearchParams({ ...(ctx.query as Record<string, string>), before: nextBefore })}>; rel="next"`);
-          ctx.body = auditCsv(events);
+          ctx.body = auditCsv(events, await admin.emailsFor(events.flatMap((e) => [e.actor, e.subject]).filter((v): v is string => Boolean(v))));
           return;
         }
         json(ctx, 200, { items: events, next_before: nextBefore });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ACCOUNT_CLIENT_ID } from '../account/internal-client.js';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../factors/password/password.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordPolicyError } from '../factors/password/password.js';
 import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from '../oidc/signing-keys.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
 
@@ -30,7 +30,11 @@ export const userCreateInput = z
   .object({
     email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
     name: text(200).optional(),
-    password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+    password: z
+      .string()
+      .min(MIN_PASSWORD_LENGTH)
+      .max(MAX_PASSWORD_LENGTH)
+      .refine((p) => passwordPolicyError(p) === undefined, { message: 'is one of the most common passwords: choose another' }),
     admin: z.boolean().default(false),
   })
   .strict();

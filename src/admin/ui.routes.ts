@@ -13,6 +13,9 @@ import type { Factor, FactorsRepo } from '../store/factors.repo.js';
 import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/session-events.js';
 import { AdminError, auditJson, type Actor, type AdminService } from './admin-service.js';
 import { auditCsv, auditFilterOf } from './api.routes.js';
+import { describeUserAgent } from './user-agent.js';
+import { describeEvent } from './audit-lines.js';
+import { passwordPolicyError } from '../factors/password/password.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
 import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from '../oidc/signing-keys.js';
@@ -132,7 +135,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     ),
   );
 
-  router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.' }));
+  router.get('/admin/signed-out', (ctx) => page(ctx, 'admin/message.njk', { title: 'Signed out', message: 'You are signed out of the admin pages.', informational: true, signInUrl: '/admin' }));
 
   /** Every other admin page: an admin whose session holds aal2 or better; everyone else 403. */
   router.use(async (ctx: Context, next: Next) => {
@@ -144,7 +147,9 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     if (!me) return signIn(ctx, back, sessionLevel.acr, false);
     if (!me.account.isAdmin) {
       await deps.audit.record({ type: 'admin.access_denied', outcome: 'failure', reason: 'not_admin', actor: me.account.id, subject: me.account.id, clientId: ADMIN_CLIENT_ID, details: { path: ctx.path.slice(0, 200), method: ctx.method } }, ctx);
-      return problem(ctx, 403, 'Not allowed', 'The admin pages are for administrators only.');
+      // issue #15: not a dead end: sign out, or sign in as someone else (an admin)
+      const out = `/session/end?${new URLSearchParams({ client_id: ADMIN_CLIENT_ID, post_logout_redirect_uri: `${deps.issuer}/admin/signed-out` })}`;
+      return page(ctx, 'admin/message.njk', { title: 'Not allowed', message: `The admin pages are for administrators only, and ${me.account.email} is not one.`, requestId: ctx.state.requestId, signOutUrl: out, switchUrl: out }, 403);
     }
     if (!heldLevels(policy, me.events, deps.now()).includes(sessionLevel.acr)) return signIn(ctx, back, sessionLevel.acr, false);
     ctx.state.admin = me;
@@ -167,10 +172,12 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     const result = await admin.searchUsers(q, PAGE_SIZE, (pageNo - 1) * PAGE_SIZE);
     const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     const link = (n: number) => `/admin/users?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
+    const ids = result.items.map((u) => u.id);
+    const [lastSignIns, secondFactors] = await Promise.all([deps.audit.lastSignIns(ids), deps.factors.activeKindsFor(ids)]);
     page(ctx, 'admin/users.njk', {
       title: 'Users',
       q,
-      users: result.items.map((u) => ({ ...u, created: fmt(u.createdAt) })),
+      users: result.items.map((u) => ({ ...u, created: fmt(u.createdAt), lastSignIn: fmt(lastSignIns.get(u.id)) || 'never', secondFactors: secondFactors.get(u.id) ?? [] })),
       total: result.total,
       pageNo,
       pages,
@@ -197,6 +204,10 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     disabled: 'User disabled; every session and refresh token was revoked.',
     enabled: 'User enabled.',
     revoked: 'Every session and refresh token of the user was revoked.',
+    session_ended: 'The session was ended, with the refresh tokens it gave.',
+    password_required: 'The user will choose a new password at the next sign-in.',
+    password_not_required: 'The user no longer has to choose a new password.',
+    password_set: 'Temporary password set: the user chooses a new one at the next sign-in. Every session was revoked.',
   };
 
   /** A user by the URL's id, or a 404 page. */
@@ -221,6 +232,8 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
   const eventView = (e: ReturnType<typeof auditJson>, names: Map<string, string>) => ({
     ...e,
+    line: describeEvent(e, names),
+    browser: e.user_agent ? describeUserAgent(e.user_agent) : '',
     at: fmt(e.at),
     actorName: e.actor ? (names.get(e.actor) ?? e.actor) : '',
     subjectName: e.subject ? (names.get(e.subject) ?? e.subject) : '',
@@ -228,11 +241,8 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     detailsJson: JSON.stringify(e.details),
   });
   /** Emails for the account ids on a page of events (who did it, to whom). */
-  const namesFor = async (events: ReturnType<typeof auditJson>[]) => {
-    const ids = [...new Set(events.flatMap((e) => [e.actor, e.subject]).filter((v): v is string => typeof v === 'string' && UUID.test(v)))];
-    const accounts = await Promise.all(ids.map((id) => deps.accounts.findById(id)));
-    return new Map(accounts.filter((a): a is Account => Boolean(a)).map((a) => [a.id, a.email]));
-  };
+  const namesFor = (events: ReturnType<typeof auditJson>[]) =>
+    deps.accounts.emailsFor(events.flatMap((e) => [e.actor, e.subject]).filter((v): v is string => typeof v === 'string'));
 
   router.get('/admin/users/:id', async (ctx) => {
     const account = await userParam(ctx);
@@ -240,9 +250,18 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     const { factors, recoveryCodes } = await admin.userDetail(account.id);
     const events = (await admin.listAudit({ subject: account.id, limit: 20 })).map(auditJson);
     const names = await namesFor(events);
+    const sessions = await admin.listSessions(account.id);
     page(ctx, 'admin/user.njk', {
       title: account.name || account.email,
       user: { ...account, created: fmt(account.createdAt), disabled: fmt(account.disabledAt) },
+      sessions: sessions.map((x) => ({
+        uid: x.uid,
+        device: x.device ? describeUserAgent(x.device.userAgent) : 'not seen since the sign-in',
+        network: x.device?.ip ?? '',
+        started: fmt(x.loginAt ? new Date(x.loginAt * 1000) : null),
+        lastSeen: fmt(x.device ? new Date(x.device.lastSeen * 1000) : null),
+        clients: x.clients.join(', '),
+      })),
       factors: factors.map(factorView),
       recoveryCodes,
       events: events.map((e) => eventView(e, names)),
@@ -328,6 +347,49 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     await admin.setDisabled(actorOf(ctx), account.id, false, undefined, ctx);
     ctx.status = 303;
     ctx.redirect(`/admin/users/${account.id}?notice=enabled`);
+  });
+
+  router.post('/admin/users/:id/sessions/:uid/end', ...post, async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    try {
+      await admin.endSession(actorOf(ctx), account.id, String(ctx.params.uid).slice(0, 100), ctx);
+    } catch (err) {
+      if (err instanceof AdminError && err.status === 404) return problem(ctx, 404, 'Not found', 'That session has already ended.');
+      throw err;
+    }
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=session_ended`);
+  });
+
+  router.post('/admin/users/:id/password/require-change', ...post, async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    const required = (ctx.request.body as Record<string, unknown>).required !== 'false';
+    await admin.requirePasswordChange(actorOf(ctx), account.id, required, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=${required ? 'password_required' : 'password_not_required'}`);
+  });
+
+  // the reset without email: a temporary password (someone else knows it until it is changed), so a fresh step-up
+  const confirmPassword = (ctx: Context) => `/admin/users/${ctx.params.id}/password`;
+  const passwordForm = (ctx: Context, account: Account, errors?: string[]) =>
+    page(ctx, 'admin/user-password.njk', { title: 'Set a temporary password', target: account, action: confirmPassword(ctx), errors }, errors ? 400 : 200);
+  router.get('/admin/users/:id/password', requireFresh(confirmPassword), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    passwordForm(ctx, account);
+  });
+  router.post('/admin/users/:id/password', ...post, requireFresh(confirmPassword), async (ctx) => {
+    const account = await userParam(ctx);
+    if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
+    const body = ctx.request.body as Record<string, unknown>;
+    const password = str(body.password).slice(0, 10_000);
+    const problemText = passwordPolicyError(password);
+    if (problemText) return passwordForm(ctx, account, [`password: ${problemText}`]);
+    await admin.setTemporaryPassword(actorOf(ctx), account.id, password, str(body.reason).trim().slice(0, 500) || undefined, ctx);
+    ctx.status = 303;
+    ctx.redirect(`/admin/users/${account.id}?notice=password_set`);
   });
 
   router.post('/admin/users/:id/sessions/revoke', ...post, async (ctx) => {
@@ -473,19 +535,38 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const filterQuery = (f: ReturnType<typeof auditInput>, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...Object.fromEntries(Object.entries({ ...f, before: undefined, format: undefined, limit: undefined }).filter(([, v]) => v)), ...extra } as Record<string, string>).toString();
 
+  /** Issue #15: the user and actor fields take an email as well as an id; an unknown email says so. */
+  const resolvePeople = async (input: ReturnType<typeof auditInput>) => {
+    const unknown: string[] = [];
+    const resolve = async (value: string | undefined) => {
+      if (!value?.includes('@')) return value;
+      const account = await deps.accounts.findByEmail(value);
+      if (!account) unknown.push(value);
+      return account?.id ?? value;
+    };
+    return { input: { ...input, subject: await resolve(input.subject), actor: await resolve(input.actor) }, unknown };
+  };
+  const AUDIT_PAGE_SIZE = '50';
+
   router.get('/admin/audit', async (ctx) => {
-    const input = auditInput(ctx);
+    const given = auditInput(ctx);
+    const { input, unknown } = await resolvePeople({ ...given, limit: given.limit ?? AUDIT_PAGE_SIZE });
     const parsed = auditQuery.safeParse(input);
-    const filters = { ...input, since: str(ctx.query.since), until: str(ctx.query.until) };
-    if (!parsed.success) return page(ctx, 'admin/audit.njk', { title: 'Audit trail', filters, errors: issues(parsed.error), events: [] }, 400);
+    const filters = { ...given, since: str(ctx.query.since), until: str(ctx.query.until) };
+    const types = await deps.audit.types();
+    const typeChoices = [...new Set(types.map((t) => `${t.split('.')[0]}.*`)), ...types].sort();
+    if (unknown.length) return page(ctx, 'admin/audit.njk', { title: 'Audit trail', filters, typeChoices, errors: unknown.map((e) => `No user has the email ${e}.`), events: [] }, 404);
+    if (!parsed.success) return page(ctx, 'admin/audit.njk', { title: 'Audit trail', filters, typeChoices, errors: issues(parsed.error), events: [] }, 400);
     const events = (await admin.listAudit(auditFilterOf(parsed.data))).map(auditJson);
     const names = await namesFor(events);
     const last = events.length === parsed.data.limit ? events[events.length - 1]!.id : undefined;
     page(ctx, 'admin/audit.njk', {
       title: 'Audit trail',
       filters,
+      typeChoices,
       events: events.map((e) => eventView(e, names)),
-      older: last ? `/admin/audit?${filterQuery(input, { before: last })}` : undefined,
+      older: last ? `/admin/audit?${filterQuery(given, { before: last })}` : undefined,
+      newest: given.before ? `/admin/audit?${filterQuery(given)}` : undefined,
       exportCsv: `/admin/audit/export?${filterQuery(input, { format: 'csv' })}`,
       exportJson: `/admin/audit/export?${filterQuery(input, { format: 'json' })}`,
     });
@@ -493,7 +574,9 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
 
   /** Up to 10,000 events matching the filter, as a download. */
   router.get('/admin/audit/export', async (ctx) => {
-    const parsed = auditQuery.safeParse({ ...auditInput(ctx), limit: '1000' });
+    const { input, unknown } = await resolvePeople({ ...auditInput(ctx), limit: '1000' });
+    if (unknown.length) return problem(ctx, 404, 'Not found', unknown.map((e) => `No user has the email ${e}.`).join(' '));
+    const parsed = auditQuery.safeParse(input);
     if (!parsed.success) return problem(ctx, 400, 'Bad filter', issues(parsed.error).join('; '));
     const filter = auditFilterOf(parsed.data);
     const all: ReturnType<typeof auditJson>[] = [];
@@ -507,7 +590,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     const csv = parsed.data.format === 'csv';
     ctx.type = csv ? 'text/csv; charset=utf-8' : 'application/json';
     ctx.set('Content-Disposition', `attachment; filename="stepup-audit.${csv ? 'csv' : 'json'}"`);
-    ctx.body = csv ? auditCsv(all) : JSON.stringify({ items: all });
+    ctx.body = csv ? auditCsv(all, await namesFor(all)) : JSON.stringify({ items: all });
   });
 
   return router;

@@ -16,6 +16,8 @@ export function createAudit(repo: AuditRepo, logger: Logger) {
       await repo.append(full);
     },
     list: repo.list,
+    lastSignIns: repo.lastSignIns,
+    types: repo.types,
   };
 }
 

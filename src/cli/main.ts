@@ -14,6 +14,7 @@ import { demoInstructions, ensureDemo } from '../ops/demo.js';
 import { DuplicateEmailError } from '../store/accounts.repo.js';
 import { DuplicateClientError, type ClientRecord } from '../store/clients.repo.js';
 import { openStores, type Stores } from '../store/stores.js';
+import { createAccountSessions } from '../store/redis/account-sessions.js';
 import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
 
 /** `stepup` (SPEC §7). Bad input: a one-line reason on stderr and a non-zero exit. */
@@ -24,6 +25,9 @@ const USAGE = `usage: stepup <command>
   migrate                                 apply database migrations
   user create --email E [--name N] [--admin] [--password-file F]   (password from stdin otherwise)
   user list
+  user set-password --email E [--password-file F] [--must-change]   (password from stdin otherwise;
+                                          ends the user's sessions; second factors stay)
+  user update --email E [--new-email N] [--admin | --no-admin]
   client create --id ID [--secret S] [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--default-acr A]... [--minimum-acr A] [--grant-type G]... [--scope "S1 S2"] [--name N]
                 [--id-token-signing-alg RS256|ES256] [--userinfo-signing-alg RS256|ES256]
@@ -104,7 +108,51 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
     for (const a of accounts) console.log(JSON.stringify({ id: a.id, email: a.email, name: a.name, admin: a.isAdmin, disabled: Boolean(a.disabledAt) }));
     return;
   }
-  throw new UsageError('usage: stepup user create|list');
+  if (sub === 'set-password') {
+    const v = parse(rest, { email: { type: 'string' }, 'password-file': { type: 'string' }, 'must-change': { type: 'boolean' } });
+    const email = v.email as string | undefined;
+    if (!email) throw new UsageError('--email is required');
+    const password = stripNewline(v['password-file'] ? readFileSync(v['password-file'] as string, 'utf8') : await readStdin());
+    const problem = passwordPolicyError(password);
+    if (problem) throw new UsageError(problem);
+    const passwordHash = await hashPassword(password);
+    const result = await withStores(config, async (s) => {
+      const account = await s.accounts.findByEmail(email);
+      if (!account) throw new UsageError(`no account with email ${email}`);
+      await s.accounts.setPassword(account.id, passwordHash, { changeRequired: Boolean(v['must-change']) });
+      // whoever signed in with the old password is signed out (a Redis shared with the server: REDIS_URL)
+      const revoked = await createAccountSessions(s.redis, config.redisKeyPrefix).revokeAccountSessions(account.id);
+      await s.audit.record({ type: 'password.set', outcome: 'success', subject: account.id, details: { by: 'cli', changeRequired: Boolean(v['must-change']), sessionsEnded: revoked.sessions } });
+      return { id: account.id, email: account.email, password_change_required: Boolean(v['must-change']), sessions_ended: revoked.sessions };
+    });
+    console.log(JSON.stringify(result));
+    return;
+  }
+  if (sub === 'update') {
+    const v = parse(rest, { email: { type: 'string' }, 'new-email': { type: 'string' }, admin: { type: 'boolean' }, 'no-admin': { type: 'boolean' } });
+    const email = v.email as string | undefined;
+    if (!email) throw new UsageError('--email is required');
+    if (v.admin && v['no-admin']) throw new UsageError('give --admin or --no-admin, not both');
+    const newEmail = v['new-email'] as string | undefined;
+    if (newEmail !== undefined && (!/^[^\s@]+@[^\s@]+$/.test(newEmail) || newEmail.length > 254)) throw new UsageError('--new-email must be an email address');
+    const isAdmin = v.admin ? true : v['no-admin'] ? false : undefined;
+    if (isAdmin === undefined && newEmail === undefined) throw new UsageError('nothing to change: give --new-email, --admin or --no-admin');
+    const updated = await withStores(config, async (s) => {
+      const account = await s.accounts.findByEmail(email);
+      if (!account) throw new UsageError(`no account with email ${email}`);
+      try {
+        const next = (await s.accounts.update(account.id, { email: newEmail, isAdmin }))!;
+        await s.audit.record({ type: 'user.update', outcome: 'success', subject: account.id, details: { by: 'cli', ...(newEmail ? { email: next.email } : {}), ...(isAdmin !== undefined ? { admin: isAdmin } : {}) } });
+        return next;
+      } catch (err) {
+        if (err instanceof DuplicateEmailError) throw new UsageError(`an account with email ${newEmail} already exists`);
+        throw err;
+      }
+    });
+    console.log(JSON.stringify({ id: updated.id, email: updated.email, name: updated.name, admin: updated.isAdmin }));
+    return;
+  }
+  throw new UsageError('usage: stepup user create|list|set-password|update');
 }
 
 async function clientCommand(config: Config, args: string[]): Promise<void> {
@@ -211,14 +259,13 @@ async function serve(config: Config): Promise<number> {
   const { createApp } = await import('../app.js');
   const app = await createApp(config);
   if (lock && app.stores.embedded) lock.publishUrl(app.stores.embedded.url);
+  // before listening: the demo client's redirect URI follows this start's issuer before any request reads it
+  const demo = config.databaseUrl ? undefined : await ensureDemo(config, app.stores);
   const server: Server = createServer(app.callback);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, resolve));
   app.logger.info({ issuer: config.issuer, port: config.port }, 'stepup listening');
-  if (!config.databaseUrl) {
-    const demo = await ensureDemo(config, app.stores);
-    if (demo) process.stdout.write(demoInstructions(config.issuer, demo) + '\n');
-  }
+  if (demo) process.stdout.write(demoInstructions(config.issuer, demo, app.policy.levels.map((l) => l.acr)) + '\n');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

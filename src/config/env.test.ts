@@ -10,6 +10,11 @@ describe('configuration (SPEC §6)', () => {
     expect(c.cookieKeys).toEqual(['k'.repeat(32)]);
   });
 
+  it('without ISSUER the issuer follows PORT (issue #15), so printed links and discovery agree', () => {
+    expect(loadConfig({ ...good, PORT: '4123' }).issuer).toBe('http://localhost:4123');
+    expect(loadConfig({ ...good, PORT: '4123', ISSUER: 'https://id.example.com' }).issuer).toBe('https://id.example.com');
+  });
+
   it('production refuses to start without the required variables and names them', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: 'k'.repeat(32) })).toThrow(/DATABASE_URL, REDIS_URL, ENCRYPTION_KEY/);
   });

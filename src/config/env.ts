@@ -39,10 +39,12 @@ const MIN_COOKIE_KEY_LENGTH = 32;
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
+  // issue #15 (over SPEC §6's fixed http://localhost:3000): without ISSUER, the issuer follows PORT
   ISSUER: z
     .string()
-    .default('http://localhost:3000')
+    .optional()
     .refine((v) => {
+      if (v === undefined) return true;
       try {
         const u = new URL(v);
         return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
@@ -144,7 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const dev = needsGenerated ? loadOrCreateDevSecrets(dataDir) : undefined;
   return Object.freeze({
     production,
-    issuer: e.ISSUER.replace(/\/$/, ''),
+    issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -12,6 +12,8 @@ export function errorPages(views: Views) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
+      // issue #15: a path nobody serves gets the styled page (title, lang, landmark, a way on), not Koa's bare "Not Found"
+      if (ctx.status === 404 && ctx.body == null) notFound(ctx, views);
       // oidc-provider's own routes answer a store outage with 503 temporarily_unavailable (src/oidc/errors.ts)
       if (ctx.status === 503 && !ctx.response.get('Retry-After')) {
         ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
@@ -41,4 +43,15 @@ export function errorPages(views: Views) {
       }
     }
   };
+}
+
+function notFound(ctx: Context, views: Views): void {
+  ctx.status = 404;
+  if (ctx.path.startsWith('/admin/api') || ctx.accepts('html', 'json') === 'json') {
+    ctx.type = 'application/problem+json';
+    ctx.body = { type: 'about:blank', title: 'Not Found', status: 404 };
+    return;
+  }
+  ctx.type = 'html';
+  ctx.body = views.render('not-found.njk', { title: 'Page not found', path: ctx.path.slice(0, 200), requestId: ctx.state.requestId });
 }

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { NewPasswordStep } from '../account/new-password-step.js';
 import type { Audit } from '../audit/audit.js';
 import type { AttemptGuard } from '../factors/attempts.js';
 import type { FactorDeps } from '../factors/deps.js';
@@ -27,6 +28,8 @@ export interface InteractionDeps extends FlowDeps {
   factorDeps: FactorDeps;
   attempts: AttemptGuard;
   audit: Audit;
+  /** issue #15: "must change the password at next sign-in" */
+  newPassword?: Pick<NewPasswordStep, 'interrupt'>;
 }
 
 export function createInteractionRouter(deps: InteractionDeps): Router {

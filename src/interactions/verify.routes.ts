@@ -1,8 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import type { NewPasswordStep } from '../account/new-password-step.js';
 import type { Audit } from '../audit/audit.js';
 import { lockedMessage, type AttemptGuard } from '../factors/attempts.js';
 import type { FactorRegistry, StepFactor } from '../factors/factor.js';
+import type { AccountReads } from '../store/account-reads.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import { formBody, readForm, type PageKit } from '../http/kit.js';
 import { amrForEvent, FACTOR_KINDS, offerFor, type FactorKind } from '../stepup/index.js';
@@ -16,6 +18,9 @@ export interface VerifyDeps extends FlowDeps {
   attempts: AttemptGuard;
   audit: Audit;
   next: NextStep;
+  reads: AccountReads;
+  /** issue #15: "must change the password at next sign-in" (src/account/new-password-step.ts) */
+  newPassword?: Pick<NewPasswordStep, 'interrupt'>;
   loadInteraction(ctx: Context): Promise<InteractionDetails | undefined>;
   csrfFailed(ctx: Context): void;
 }
@@ -71,6 +76,11 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       await deps.audit.record({ type: `login.${factor.kind}`, outcome: 'success', subject: outcome.accountId, clientId, ...(outcome.details ? { details: outcome.details } : {}) }, ctx);
       const event = { ...outcome.event, amr: amrForEvent(outcome.event) };
       const progress = await recordEvent(deps, state, outcome.accountId, event);
+      // issue #15: a password the admin asked to replace is replaced before the sign-in goes on
+      if (factor.kind === 'password' && deps.newPassword) {
+        const account = await deps.reads.account(ctx, outcome.accountId);
+        if (account && (await deps.newPassword.interrupt(ctx, interaction.uid, account))) return;
+      }
       if (outcome.interstitial) return deps.kit.page(ctx, outcome.interstitial.view, { step: `${factor.kind}_accepted`, uid: interaction.uid, ...outcome.interstitial.context });
       return deps.next.afterVerified(ctx, interaction, progress);
     };

@@ -90,3 +90,34 @@ export function describeProtocolError(out: ErrorOut, error: unknown): { message:
     (status >= 500 ? 'stepup could not complete the request. Try again in a moment.' : 'The sign-in request could not be completed.');
   return { message, status: status >= 500 ? 500 : status };
 }
+
+const MAX_LOGGED_URI = 500;
+
+/**
+ * Issue #15: what an error page needs beyond its message. The reference shown (the request id) must
+ * find the whole error in the log: the OIDC code and description, the client and the redirect_uri
+ * that was refused. And the page offers a way on: back to the application when the client is known
+ * (the origin of a redirect URI it registered, never the one the request sent).
+ */
+export function protocolErrorReport(
+  ctx: { oidc?: { client?: { clientId: string; clientName?: string; redirectUris?: string[] }; params?: Record<string, unknown> } },
+  out: ErrorOut,
+  issuer: string,
+) {
+  const client = ctx.oidc?.client;
+  const params = ctx.oidc?.params ?? {};
+  const asText = (v: unknown) => (typeof v === 'string' ? v.slice(0, MAX_LOGGED_URI) : undefined);
+  const log = {
+    oidc: {
+      error: out.error,
+      error_description: out.error_description,
+      client_id: client?.clientId ?? asText(params.client_id),
+      redirect_uri: asText(params.redirect_uri),
+    },
+  };
+  const issuerOrigin = new URL(issuer).origin;
+  const registered = (client?.redirectUris ?? []).map((u) => URL.parse(u)).find((u) => u && (u.protocol === 'https:' || u.protocol === 'http:'));
+  // stepup's own pages (account, admin, demo) live on the issuer: "Your account" is already offered
+  const backUrl = registered && registered.origin !== issuerOrigin ? `${registered.origin}/` : undefined;
+  return { log, backUrl, backName: backUrl ? (client?.clientName ?? client?.clientId) : undefined };
+}

@@ -12,7 +12,7 @@ import { GRANT_ID_CLAIM } from './jwt-introspection.js';
 import { createResourceIndicators } from './resources.js';
 import { DEFAULT_ID_TOKEN_SIGNING_ALG, SIGNING_ALGORITHMS } from './signing-keys.js';
 import type { ResourceSigningAlgs } from '../config/env.js';
-import { describeProtocolError, failClosed, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
+import { describeProtocolError, failClosed, protocolErrorReport, failClosedAdapter, RETRY_AFTER_SECONDS, StoreUnavailable } from './errors.js';
 
 /**
  * oidc-provider configuration (SPEC §5): protocol features on, dev interactions off, PKCE S256 for
@@ -229,6 +229,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     ttl: { ...TTL },
     async renderError(ctx, out, error) {
       const { message, status } = describeProtocolError(out, error);
+      const report = protocolErrorReport(ctx as unknown as Parameters<typeof protocolErrorReport>[0], out, deps.issuer);
+      // the reference on the page (the request id) finds this line: the full error, never only "status 400"
+      (ctx.state?.log as { warn(o: object, m: string): void } | undefined)?.warn(report.log, 'protocol error shown');
       ctx.status = status;
       if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.type = 'html';
@@ -237,6 +240,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         message,
         code: out.error,
         requestId: ctx.state?.requestId,
+        backUrl: report.backUrl,
+        backName: report.backName,
       });
     },
     discovery: {

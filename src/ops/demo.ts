@@ -1,4 +1,4 @@
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/env.js';
@@ -20,17 +20,30 @@ interface DemoState {
 
 export const demoRedirectUri = (issuer: string) => `${issuer}/demo/callback`;
 
+/** The demo client's registered URIs for an issuer: they follow ISSUER (and so PORT) on every start (issue #15). */
+function demoClientUris(issuer: string) {
+  return { redirectUris: [demoRedirectUri(issuer)], postLogoutRedirectUris: [issuer] };
+}
+
 export async function ensureDemo(config: Config, stores: Stores): Promise<DemoState | undefined> {
   const file = join(config.dataDir, 'demo.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoState;
+  if (existsSync(file)) {
+    // a restart with another PORT or ISSUER: the demo client's first redirect URI would be refused
+    // (invalid_redirect_uri), so it is moved to the current issuer; other fields are left as an admin set them
+    const client = await stores.clients.find(DEMO_CLIENT_ID);
+    if (client) {
+      const { clientId: _id, clientSecret: _secret, ...editable } = client;
+      await stores.clients.update(DEMO_CLIENT_ID, { ...editable, ...demoClientUris(config.issuer) });
+    }
+    return JSON.parse(readFileSync(file, 'utf8')) as DemoState;
+  }
   if ((await stores.accounts.count()) > 0 || (await stores.clients.count()) > 0) return undefined;
   const state: DemoState = { email: DEMO_EMAIL, password: randomBytes(12).toString('base64url') };
   await stores.accounts.create({ email: state.email, name: 'Demo User', passwordHash: await hashPassword(state.password) });
   await stores.clients.create({
     clientId: DEMO_CLIENT_ID,
     clientName: 'stepup demo',
-    redirectUris: [demoRedirectUri(config.issuer)],
-    postLogoutRedirectUris: [config.issuer],
+    ...demoClientUris(config.issuer),
     grantTypes: ['authorization_code', 'refresh_token'],
     defaultAcrValues: [],
   });
@@ -39,19 +52,10 @@ export async function ensureDemo(config: Config, stores: Stores): Promise<DemoSt
   return state;
 }
 
-export function demoInstructions(issuer: string, demo: DemoState): string {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const url = new URL(`${issuer}/auth`);
-  url.search = new URLSearchParams({
-    client_id: DEMO_CLIENT_ID,
-    response_type: 'code',
-    scope: 'openid email profile',
-    redirect_uri: demoRedirectUri(issuer),
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    state: randomBytes(8).toString('hex'),
-  }).toString();
+/** The demo app's start page for a level (`/demo?acr_values=aal2`): it makes the PKCE pair and state itself. */
+export const demoStartUrl = (issuer: string, acr?: string) => `${issuer}/demo${acr ? `?acr_values=${encodeURIComponent(acr)}` : ''}`;
+
+export function demoInstructions(issuer: string, demo: DemoState, acrValues: readonly string[] = []): string {
   return [
     '',
     'stepup is running on the embedded default (development only).',
@@ -60,8 +64,9 @@ export function demoInstructions(issuer: string, demo: DemoState): string {
     `  Demo user:     ${demo.email}`,
     `  Demo password: ${demo.password}`,
     `  Demo client:   ${DEMO_CLIENT_ID} (public, PKCE S256, redirect_uri ${demoRedirectUri(issuer)})`,
-    `  Sign in:       ${url.toString()}`,
-    `  PKCE verifier for that URL: ${verifier}`,
+    `  Sign in:       ${demoStartUrl(issuer)}`,
+    ...acrValues.slice(1).map((acr) => `  Try ${`${acr}:`.padEnd(11)}${demoStartUrl(issuer, acr)}`),
+    `  Your account:  ${issuer}/account`,
     '',
   ].join('\n');
 }

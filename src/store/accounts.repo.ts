@@ -7,6 +7,8 @@ export interface Account {
   name: string | null;
   isAdmin: boolean;
   hasPassword: boolean;
+  /** issue #15: the next sign-in with the password asks for a new one first */
+  passwordChangeRequired: boolean;
   disabledAt: Date | null;
   createdAt: Date;
 }
@@ -18,6 +20,7 @@ export interface AccountRow {
   name: string | null;
   password_hash: string | null;
   is_admin: boolean;
+  password_change_required?: boolean;
   disabled_at: Date | null;
   created_at: Date;
 }
@@ -28,6 +31,7 @@ export const toAccount = (r: AccountRow): Account => ({
   name: r.name,
   isAdmin: r.is_admin,
   hasPassword: r.password_hash !== null,
+  passwordChangeRequired: r.password_change_required === true,
   disabledAt: r.disabled_at,
   createdAt: r.created_at,
 });
@@ -68,6 +72,13 @@ export function createAccountsRepo(db: Db) {
       const row = await db<AccountRow>('accounts').where({ email: normalizeEmail(email) }).first();
       return row ? toAccount(row) : undefined;
     },
+    /** Emails of the given account ids (issue #15: audit pages and exports name people, not only ids). */
+    async emailsFor(ids: string[]): Promise<Map<string, string>> {
+      const uuids = [...new Set(ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)))];
+      if (uuids.length === 0) return new Map();
+      const rows = (await db<AccountRow>('accounts').whereIn('id', uuids).select('id', 'email')) as Array<{ id: string; email: string }>;
+      return new Map(rows.map((r) => [r.id, r.email]));
+    },
     /** For the password factor only. */
     async list(): Promise<Account[]> {
       const rows = await db<AccountRow>('accounts').orderBy('created_at', 'asc');
@@ -101,6 +112,37 @@ export function createAccountsRepo(db: Db) {
         .update({ disabled_at: disabled ? (db.fn.now() as unknown as Date) : null, updated_at: db.fn.now() as unknown as Date } as never)
         .returning('*');
       return row ? toAccount(row as AccountRow) : undefined;
+    },
+    /**
+     * A new password hash (issue #15). `changeRequired` marks it temporary (an admin set it): the next
+     * sign-in asks for a new one. Factors are untouched: a password change never removes a second factor.
+     */
+    async setPassword(id: string, passwordHash: string, opts: { changeRequired?: boolean } = {}): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const [row] = await db<AccountRow>('accounts')
+        .where({ id })
+        .update({ password_hash: passwordHash, password_change_required: opts.changeRequired ?? false, updated_at: db.fn.now() } as never)
+        .returning('*');
+      return row ? toAccount(row as AccountRow) : undefined;
+    },
+    async setPasswordChangeRequired(id: string, required: boolean): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const [row] = await db<AccountRow>('accounts').where({ id }).update({ password_change_required: required, updated_at: db.fn.now() } as never).returning('*');
+      return row ? toAccount(row as AccountRow) : undefined;
+    },
+    /** CLI `user update`: a new email and/or the admin role. */
+    async update(id: string, change: { email?: string; isAdmin?: boolean }): Promise<Account | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const columns: Record<string, unknown> = { updated_at: db.fn.now() };
+      if (change.email !== undefined) columns.email = normalizeEmail(change.email);
+      if (change.isAdmin !== undefined) columns.is_admin = change.isAdmin;
+      try {
+        const [row] = await db<AccountRow>('accounts').where({ id }).update(columns as never).returning('*');
+        return row ? toAccount(row as AccountRow) : undefined;
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new DuplicateEmailError('an account with that email exists');
+        throw err;
+      }
     },
     async count(): Promise<number> {
       const [row] = await db('accounts').count<{ count: string }[]>({ count: '*' });

@@ -51,6 +51,23 @@ export function createAuditRepo(db: Db) {
         details: cleanDetails(e.details),
       });
     },
+    /** Issue #15, the admin's user list: each account's latest successful sign-in step (a `login.*` event). */
+    async lastSignIns(subjects: string[]): Promise<Map<string, Date>> {
+      if (subjects.length === 0) return new Map();
+      const rows = (await db('audit_events')
+        .whereIn('subject', subjects)
+        .andWhere('outcome', 'success')
+        .andWhereRaw("type like 'login.%'")
+        .groupBy('subject')
+        .select('subject')
+        .max({ at: 'at' })) as Array<{ subject: string; at: Date }>;
+      return new Map(rows.map((r) => [r.subject, new Date(r.at)]));
+    },
+    /** Issue #15: the audit page's type picker: every event type recorded so far. */
+    async types(): Promise<string[]> {
+      const rows = (await db('audit_events').distinct('type').orderBy('type')) as Array<{ type: string }>;
+      return rows.map((r) => r.type);
+    },
     /**
      * Newest first. `type` ending in `.` or `*` matches a prefix (`factor.*`); `before` is a cursor (an
      * event id: the next page holds older events); `since`/`until` bound the time.

@@ -134,6 +134,20 @@ const totpContext = (factorId: string) => `totp_secret:${factorId}`;
 
 export function createFactorsRepo(db: Db, sealer: Sealer) {
   return {
+    /** Issue #15, the admin's user list: each account's active second factors, in words ("Authenticator app", "Passkey"). */
+    async activeKindsFor(accountIds: string[]): Promise<Map<string, string[]>> {
+      const out = new Map<string, string[]>();
+      const ids = accountIds.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+      if (ids.length === 0) return out;
+      const rows = (await db('factors').whereIn('account_id', ids).where({ status: 'active' }).orderBy('created_at', 'asc').select('account_id', 'type', 'user_verifying')) as Array<{ account_id: string; type: string; user_verifying: boolean | null }>;
+      for (const r of rows) {
+        const kind = r.type === 'totp' ? 'Authenticator app' : r.user_verifying ? 'Passkey' : 'Security key';
+        const kinds = out.get(r.account_id) ?? [];
+        if (!kinds.includes(kind)) kinds.push(kind);
+        out.set(r.account_id, kinds);
+      }
+      return out;
+    },
     async listForAccount(accountId: string, opts: { includePending?: boolean } = {}): Promise<Factor[]> {
       const q = db<FactorRow>('factors').where({ account_id: accountId }).orderBy('created_at', 'asc');
       if (!opts.includePending) q.where({ status: 'active' });

@@ -10,6 +10,7 @@ import { createDb, migrateLatest, type Db } from './db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { createFactorsRepo, type FactorsRepo } from './factors.repo.js';
 import { createRecoveryCodesRepo, type RecoveryCodesRepo } from './recovery-codes.repo.js';
+import { createPasswordResetsRepo, type PasswordResetsRepo } from './password-resets.repo.js';
 import { createRedis } from './redis/client.js';
 import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
 
@@ -21,6 +22,7 @@ export interface Stores {
   signingKeys: SigningKeysRepo;
   factors: FactorsRepo;
   recoveryCodes: RecoveryCodesRepo;
+  passwordResets: PasswordResetsRepo;
   audit: Audit;
   embedded?: EmbeddedPostgres;
   close(): Promise<void>;
@@ -50,6 +52,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     signingKeys: createSigningKeysRepo(db, sealer),
     factors: createFactorsRepo(db, sealer),
     recoveryCodes: createRecoveryCodesRepo(db),
+    passwordResets: createPasswordResetsRepo(db),
     audit: createAudit(auditRepo, logger),
     async close() {
       redis.disconnect();

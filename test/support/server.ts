@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
+import type { Notice, SendNotice } from '../../src/ops/notify.js';
 import { testConfig, type Isolation } from './env.js';
 
 /**
@@ -15,7 +16,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger; sendNotice?: SendNotice } = {}): Promise<RunningServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -25,6 +26,7 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
     schema: iso.schema,
     logger: opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     now: () => Math.floor(Date.now() / 1000) + clock.offset,
+    sendNotice: opts.sendNotice,
   });
   server.on('request', app.callback);
   return {
@@ -35,6 +37,22 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
+    },
+  };
+}
+
+/** A notifier that keeps what it was asked to send (issue #15: tests read the forgot-password link from it). */
+export function capturingNotices(): { sent: Notice[]; send: SendNotice; next(): Promise<Notice> } {
+  const sent: Notice[] = [];
+  let seen = 0;
+  return {
+    sent,
+    send: async (notice) => void sent.push(notice),
+    // the forgot-password answer does not wait for the link to be sent: wait for it here
+    async next() {
+      for (let i = 0; i < 100 && sent.length <= seen; i++) await new Promise((r) => setTimeout(r, 20));
+      if (sent.length <= seen) throw new Error('no notice was sent');
+      return sent[seen++]!;
     },
   };
 }

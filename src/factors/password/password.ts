@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { isCommonPassword } from './common-passwords.js';
 import { createConcurrencyLimit } from './concurrency-limit.js';
 
 /**
@@ -32,9 +33,14 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2ID_OPTIONS);
 }
 
+/**
+ * NIST SP 800-63B rev 4 §3.1.1.2 for a new password: at least 8 characters, at most 256 (well above
+ * the 64 NIST asks to allow), not on the common-passwords list, and no composition rules.
+ */
 export function passwordPolicyError(password: string): string | undefined {
   if (password.length < MIN_PASSWORD_LENGTH) return `password must be at least ${MIN_PASSWORD_LENGTH} characters`;
   if (password.length > MAX_PASSWORD_LENGTH) return `password must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  if (isCommonPassword(password)) return 'password is one of the most common passwords: choose another';
   return undefined;
 }
 

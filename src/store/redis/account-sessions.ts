@@ -64,6 +64,65 @@ end
 return {sessions, grants}
 `;
 
+/**
+ * Ends one session of an account (issue #15: the admin's "end this session") and revokes the grants it
+ * gave. KEYS[1] account set. ARGV: oidc prefix, account id, session record key, then the grant record
+ * keys of that session. The session must be the account's own (its second line), or nothing happens.
+ */
+const END_SESSION = `
+local prefix, accountId, sessionKey = ARGV[1], ARGV[2], ARGV[3]
+local stored = redis.call('GET', sessionKey)
+if not stored then return 0 end
+local a = string.find(stored, '\\n', 1, true)
+local b = a and string.find(stored, '\\n', a + 1, true)
+if not b then return 0 end
+local uid, owner = string.sub(stored, 1, a - 1), string.sub(stored, a + 1, b - 1)
+if owner ~= accountId then return 0 end
+redis.call('DEL', sessionKey)
+if uid ~= '' then redis.call('DEL', prefix .. 'session-uid:' .. uid) end
+redis.call('SREM', KEYS[1], sessionKey)
+local grantPrefix = prefix .. 'Grant:'
+for i = 4, #ARGV do
+  local m = ARGV[i]
+  if redis.call('HGET', m, 'accountId') == accountId then
+    local set = prefix .. 'grant:' .. string.sub(m, #grantPrefix + 1)
+    local tokens = redis.call('SMEMBERS', set)
+    for j = 1, #tokens do redis.call('DEL', tokens[j]) end
+    redis.call('DEL', set)
+    redis.call('DEL', m)
+    redis.call('SREM', KEYS[1], m)
+  end
+end
+return 1
+`;
+
+/** Keeps the device a session was last used from, only while the session's uid hash exists (its TTL is the session's). */
+const TOUCH_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'd', ARGV[1]) end
+return 1
+`;
+
+/** Field of the session-uid HASH with the device a session was last used from (issue #15). */
+export const SESSION_DEVICE_FIELD = 'd';
+const MAX_USER_AGENT = 400;
+
+export interface SessionDevice {
+  userAgent: string;
+  ip: string;
+  /** epoch seconds: the session was last used for a sign-in at an application */
+  lastSeen: number;
+}
+
+export interface ActiveSession {
+  uid: string;
+  /** epoch seconds of the session's last login (oidc-provider's loginTs) */
+  loginAt?: number;
+  expiresAt?: number;
+  device?: SessionDevice;
+  /** client ids the session signed into */
+  clients: string[];
+}
+
 export interface RevokeResult {
   sessions: number;
   grants: number;
@@ -97,6 +156,49 @@ export function createAccountSessions(redis: Redis, prefix: string) {
         ...keepGrants,
       )) as [number, number];
       return { sessions: Number(sessions), grants: Number(grants) };
+    },
+
+    /** Records where a session was just used from (the authorization endpoint, for the admin's session list). */
+    async touch(sessionUid: string, device: SessionDevice): Promise<void> {
+      const value = JSON.stringify({ ...device, userAgent: device.userAgent.slice(0, MAX_USER_AGENT) });
+      await redis.eval(TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
+    },
+
+    /** The account's live sessions, newest login first. */
+    async list(accountId: string): Promise<ActiveSession[]> {
+      const sessionPrefix = `${oidcPrefix}session:`;
+      const members = (await redis.smembers(keys.account(accountId))).filter((m) => m.startsWith(sessionPrefix));
+      if (members.length === 0) return [];
+      const stored = await redis.mget(...members);
+      const sessions: ActiveSession[] = [];
+      for (const raw of stored) {
+        const record = raw ? decodeSessionRecord(raw) : undefined;
+        if (!record || record.accountId !== accountId || !record.uid) continue;
+        const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
+        const device = await redis.hget(keys.sessionUid(record.uid), SESSION_DEVICE_FIELD);
+        sessions.push({
+          uid: record.uid,
+          loginAt: payload.loginTs,
+          expiresAt: payload.exp,
+          device: device ? (JSON.parse(device) as SessionDevice) : undefined,
+          clients: Object.keys(payload.authorizations ?? {}),
+        });
+      }
+      return sessions.sort((a, b) => (b.loginAt ?? 0) - (a.loginAt ?? 0));
+    },
+
+    /** Ends one session of the account (and the grants it gave); false when it is not the account's or is gone. */
+    async end(accountId: string, sessionUid: string): Promise<boolean> {
+      const sessionId = await redis.hget(keys.sessionUid(sessionUid), SESSION_ID_FIELD);
+      if (!sessionId) return false;
+      const sessionKey = keys.record('Session', sessionId);
+      const stored = await redis.get(sessionKey);
+      const record = stored ? decodeSessionRecord(stored) : undefined;
+      if (!record || record.accountId !== accountId) return false;
+      const authorizations = (JSON.parse(record.json) as { authorizations?: Record<string, { grantId?: string }> }).authorizations ?? {};
+      const grantKeys = Object.values(authorizations).flatMap((a) => (a?.grantId ? [keys.record('Grant', a.grantId)] : []));
+      const ended = await redis.eval(END_SESSION, 1, keys.account(accountId), oidcPrefix, accountId, sessionKey, ...grantKeys);
+      return Number(ended) === 1;
     },
   };
 }
