@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { totpCodeAt } from '../src/factors/totp/totp.js';
 import { Browser, decodeEntities } from './support/browser.js';
 import { createIsolationSchema, dropIsolation, newIsolation, testEnv } from './support/env.js';
 import { freePort, runCli, startServerProcess } from './support/process.js';
 import { finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
+import { enrollTotpInStepUp, stepOf, uidOf } from './support/steps.js';
 
 /** The server and CLI as separate processes, started the way the README says. */
 const iso = newIsolation();
@@ -175,10 +175,10 @@ describe('embedded default (no DATABASE_URL, no REDIS_URL)', () => {
 
       // "Try aal2": the demo user has no second factor yet, so it enrolls an authenticator app on the way
       const tryAal2 = decodeEntities(/href="([^"]+)" data-try="aal2"/.exec(signedIn.html)![1]!);
-      const enroll = await browser.follow(tryAal2);
-      const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
-      const codesPage = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, Math.floor(Date.now() / 1000)) });
-      const stepped = await browser.submit(codesPage, `/interaction/${new URL(codesPage.url).pathname.split('/')[2]}`);
+      const choice = await browser.follow(tryAal2);
+      expect(stepOf(choice)).toBe('enroll_choice');
+      const { page: codesPage } = await enrollTotpInStepUp(browser, choice, Math.floor(Date.now() / 1000));
+      const stepped = await browser.submit(codesPage, `/interaction/${uidOf(codesPage)}`);
       expect(stepped.url).toMatch(new RegExp(`^${issuer}/demo/callback`));
       expect(/data-claim="acr">([^<]+)</.exec(stepped.html)![1]).toBe('aal2');
       const amr = /data-claim="amr">([\s\S]*?)<\/dd>/.exec(stepped.html)![1]!;

@@ -14,7 +14,6 @@ import { demoInstructions, ensureDemo } from '../ops/demo.js';
 import { DuplicateEmailError } from '../store/accounts.repo.js';
 import { DuplicateClientError, type ClientRecord } from '../store/clients.repo.js';
 import { openStores, type Stores } from '../store/stores.js';
-import { createAccountSessions } from '../store/redis/account-sessions.js';
 import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
 
 /** `stepup` (SPEC §7). Bad input: a one-line reason on stderr and a non-zero exit. */
@@ -121,6 +120,8 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
       if (!account) throw new UsageError(`no account with email ${email}`);
       await s.accounts.setPassword(account.id, passwordHash, { changeRequired: Boolean(v['must-change']) });
       // whoever signed in with the old password is signed out (a Redis shared with the server: REDIS_URL)
+      // loaded here: it reads oidc-provider's records, and importing oidc-provider at start would print its runtime notice for every command
+      const { createAccountSessions } = await import('../store/redis/account-sessions.js');
       const revoked = await createAccountSessions(s.redis, config.redisKeyPrefix).revokeAccountSessions(account.id);
       await s.audit.record({ type: 'password.set', outcome: 'success', subject: account.id, details: { by: 'cli', changeRequired: Boolean(v['must-change']), sessionsEnded: revoked.sessions } });
       return { id: account.id, email: account.email, password_change_required: Boolean(v['must-change']), sessions_ended: revoked.sessions };
