@@ -71,4 +71,26 @@ describe('signing keys', () => {
       await server.close();
     }
   });
+
+  it('adds an active key for an algorithm that has none (RS256 clients need the RSA key, issue #14)', async () => {
+    let server = await startServer(iso);
+    await server.app.stores.db('signing_keys').where({ alg: 'RS256' }).whereNull('retired_at').update({ retired_at: new Date() });
+    await server.close();
+    server = await startServer(iso);
+    try {
+      const active = (await server.app.stores.signingKeys.listPublished()).filter((k) => !k.retiredAt);
+      expect(active.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+      const rsa = active.find((k) => k.alg === 'RS256')!;
+      expect((await jwksOf(server.issuer)).map((k) => k.kid)).toContain(rsa.kid);
+      // an RS256 client signs with it
+      const user = await createUser(server.app);
+      const rp = await createConfidentialClient(server.app);
+      const config = await discover(server.issuer, rp.clientId, rp.clientSecret);
+      const started = await startAuthorization(config);
+      const tokens = await finish(config, started, (await passwordLogin(new Browser(server.issuer), started, user.email, user.password)).url);
+      expect(decodeProtectedHeader(tokens.id_token!)).toMatchObject({ alg: 'RS256', kid: rsa.kid });
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -74,7 +74,9 @@ export function jwtAccessTokenIntrospection(deps: JwtIntrospectionDeps): Middlew
   // requests for which oidc-provider, after authenticating the client, refused a structured token
   const refusedStructured = new WeakSet<object>();
   deps.provider.on('introspection.error', (ctx: Context, err: Error) => {
-    if (err instanceof errors.UnsupportedTokenType) refusedStructured.add(ctx);
+    // thrown only by reject_structured_tokens.js, which runs after clientAuth (test/jwt-introspection.int.test.ts
+    // proves a caller with bad credentials never gets this far)
+    if (err instanceof errors.UnsupportedTokenType && (ctx as unknown as KoaContextWithOIDC).oidc?.route === 'introspection') refusedStructured.add(ctx);
   });
 
   return async (ctx: Context, next: Next) => {

@@ -41,11 +41,17 @@ async function generateSet() {
   return Promise.all(SIGNING_ALGORITHMS.map(generate));
 }
 
-/** Creates the first key set if there is none. Returns true when keys were created. */
+/**
+ * Creates the first key set if there is none, and an active key for any algorithm that lacks one
+ * (issue #14: RS256 clients and resources need the RSA key; oidc-provider would fail at signing time).
+ * Returns true when keys were created.
+ */
 export async function ensureSigningKeys(repo: SigningKeysRepo): Promise<boolean> {
-  const existing = await repo.listPublished();
-  if (existing.some((k) => !k.retiredAt)) return false;
-  return repo.addAndRetire(await generateSet(), true);
+  const active = (await repo.listPublished()).filter((k) => !k.retiredAt);
+  if (active.length === 0) return repo.addAndRetire(await generateSet(), true);
+  const missing = SIGNING_ALGORITHMS.filter((alg) => !active.some((k) => k.alg === alg));
+  if (missing.length === 0) return false;
+  return repo.addMissing(await Promise.all(missing.map(generate)));
 }
 
 /** `stepup keys rotate`: a new key per algorithm becomes active; the old ones stay published for a while. */

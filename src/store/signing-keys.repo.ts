@@ -49,6 +49,25 @@ export function createSigningKeysRepo(db: Db, sealer: Sealer) {
         return true;
       });
     },
+    /** Adds active keys for algorithms that have none (under the same lock; no key is retired). */
+    async addMissing(keys: Array<{ kid: string; alg: string; privateJwk: JWK; publicJwk: JWK }>): Promise<boolean> {
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(7301975114)');
+        let added = false;
+        for (const k of keys) {
+          // another instance may have added it meanwhile
+          if (await trx('signing_keys').whereNull('retired_at').where({ alg: k.alg }).first()) continue;
+          await trx('signing_keys').insert({
+            kid: k.kid,
+            alg: k.alg,
+            public_jwk: JSON.stringify(k.publicJwk),
+            private_jwk_sealed: sealer.seal(JSON.stringify(k.privateJwk), keyContext(k.kid)),
+          });
+          added = true;
+        }
+        return added;
+      });
+    },
     /** Drops retired keys older than the longest-lived token they could have signed. */
     async pruneRetiredBefore(cutoff: Date): Promise<number> {
       return db('signing_keys').whereNotNull('retired_at').where('retired_at', '<', cutoff).delete();
