@@ -120,9 +120,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sessions: accountSessions,
     audit: stores.audit,
     notify,
-    redis: stores.redis,
-    redisKeyPrefix: prefix,
-    interactionTtlSeconds: TTL.Interaction,
+    progress,
   });
   const passwordResets = createPasswordResetRouter({
     issuer: config.issuer,

@@ -7,6 +7,7 @@ import { amrForEvent, ENROLLMENT_CHOICES, type EnrollmentChoice } from '../stepu
 import type { AccountReads } from '../store/account-reads.js';
 import { pinTarget, recordEvent, resolveFlow, type FlowDeps, type InteractionDetails } from './flow.js';
 import type { NextStep } from './next-step.js';
+import { pendingNewPassword } from './progress.js';
 
 export interface EnrollDeps extends FlowDeps {
   kit: PageKit;
@@ -30,6 +31,8 @@ export function mountStepUpEnrollment(router: Router, deps: EnrollDeps): void {
       const interaction = await deps.loadInteraction(ctx);
       if (!interaction) return;
       const state = await resolveFlow(deps, interaction, ctx);
+      const marked = pendingNewPassword(interaction.uid, state.progress);
+      if (marked) return seeOther(ctx, marked);
       const decision = state.decision;
       const allowed = decision?.outcome === 'step_up' && decision.enrollmentAllowed && decision.enroll.includes(choice) && decision.missing[0]?.step !== 'primary';
       if (!allowed || !state.accountId) return seeOther(ctx, `/interaction/${interaction.uid}`);

@@ -8,7 +8,7 @@ import { seeOther } from '../http/kit.js';
 import { offerFor, type EnrollmentChoice, type FactorKind } from '../stepup/index.js';
 import type { AccountReads } from '../store/account-reads.js';
 import { finishLogin, finishWithError, pinTarget, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
-import type { InteractionProgress } from './progress.js';
+import { pendingNewPassword, type InteractionProgress } from './progress.js';
 import { ENROLL_FRESH_PASSWORD, ENROLL_TITLES, SWITCH_LINKS, whatNext, whyAsked } from './wording.js';
 
 export interface NextStepDeps extends FlowDeps {
@@ -57,6 +57,8 @@ export function createNextStep(deps: NextStepDeps) {
    */
   const proceed = async (ctx: Context, interaction: InteractionDetails, extra: Record<string, unknown> = {}, known?: FlowState): Promise<void> => {
     const state = known ?? (await resolveFlow(deps, interaction, ctx));
+    const marked = pendingNewPassword(interaction.uid, state.progress);
+    if (marked) return seeOther(ctx, marked);
     if (!state.accountId || !state.decision) return loginPage(ctx, interaction, extra);
     const decision = state.decision;
     if (decision.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision });

@@ -13,6 +13,8 @@ export interface InteractionProgress {
   events: StoredFactorEvent[];
   /** the target chosen when the interaction started (issue #23, SPEC §2 rule 3) */
   target?: string;
+  /** issue #15: the password must be replaced before this sign-in goes on (src/account/new-password-step.ts) */
+  newPasswordRequired?: boolean;
 }
 
 export function createProgressStore(redis: Redis, prefix: string) {
@@ -32,3 +34,7 @@ export function createProgressStore(redis: Redis, prefix: string) {
 }
 
 export type ProgressStore = ReturnType<typeof createProgressStore>;
+
+/** The page a marked interaction leads to, whatever else is asked (issue #15); undefined when not marked. */
+export const pendingNewPassword = (uid: string, progress: InteractionProgress | undefined): string | undefined =>
+  progress?.newPasswordRequired ? `/interaction/${uid}/new-password` : undefined;

@@ -6,10 +6,11 @@ import { lockedMessage, type AttemptGuard } from '../factors/attempts.js';
 import type { FactorRegistry, StepFactor } from '../factors/factor.js';
 import type { AccountReads } from '../store/account-reads.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
-import { formBody, readForm, type PageKit } from '../http/kit.js';
+import { formBody, readForm, seeOther, type PageKit } from '../http/kit.js';
 import { amrForEvent, FACTOR_KINDS, offerFor, type FactorKind } from '../stepup/index.js';
 import { recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 import type { NextStep } from './next-step.js';
+import { pendingNewPassword } from './progress.js';
 
 export interface VerifyDeps extends FlowDeps {
   kit: PageKit;
@@ -47,6 +48,8 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       const interaction = await deps.loadInteraction(ctx);
       if (!interaction) return;
       const state = await resolveFlow(deps, interaction, ctx);
+      const marked = pendingNewPassword(interaction.uid, state.progress);
+      if (marked) return seeOther(ctx, marked);
       // anything but the step the decision asks for: show what is asked instead (never a 500, never a skip)
       if (!isAsked(state, factor.kind)) return deps.next.proceed(ctx, interaction, {}, state);
 
@@ -79,7 +82,7 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       // issue #15: a password the admin asked to replace is replaced before the sign-in goes on
       if (factor.kind === 'password' && deps.newPassword) {
         const account = await deps.reads.account(ctx, outcome.accountId);
-        if (account && (await deps.newPassword.interrupt(ctx, interaction.uid, account))) return;
+        if (account && (await deps.newPassword.interrupt(ctx, interaction, account, progress))) return;
       }
       if (outcome.interstitial) return deps.kit.page(ctx, outcome.interstitial.view, { step: `${factor.kind}_accepted`, uid: interaction.uid, ...outcome.interstitial.context });
       return deps.next.afterVerified(ctx, interaction, progress);
