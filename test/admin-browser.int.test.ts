@@ -70,6 +70,9 @@ describe('admin UI in Chromium', () => {
     // later: the sign-in is more than 5 minutes old, so removing a factor asks for a fresh step-up
     bed.server.clock.offset = 6 * 60;
     await page.getByRole('link', { name: 'Remove' }).click();
+    // issue #15: the re-check names the action and its target before asking
+    await page.getByText(/To remove “.+” from .+, confirm it is you first\./).waitFor();
+    await page.getByRole('link', { name: 'Confirm it is you and continue' }).click();
     await page.getByLabel('Password').fill(admin.password);
     expect(await page.getByLabel('Email').inputValue()).toBe(admin.email);
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -172,7 +172,11 @@ describe('an admin at work', () => {
     const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
     server.clock.offset = 6 * 60;
     const confirm = `/admin/users/${victim.id}/factors/${factor.id}/remove`;
-    const res = await browser.request(confirm);
+    // issue #15: first a page that names the action and its target
+    const named = await browser.request(confirm);
+    expect(named.status).toBe(200);
+    expect(named.html).toContain(`To <strong>remove “${factor.label}” from ${victim.email}</strong>, confirm it is you first.`);
+    const res = await browser.request(`${confirm}?recheck=go`);
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!, server.issuer);
     expect(location.pathname).toBe('/auth');
@@ -186,7 +190,7 @@ describe('an admin at work', () => {
     expect(early.headers.get('location')).toBe(confirm);
     expect(await server.app.stores.factors.listForAccount(victim.id)).toHaveLength(1);
 
-    let page = await browser.follow(confirm);
+    let page = await browser.follow(`${confirm}?recheck=go`);
     page = await browser.submit(page, '/password', { email: admin.email, password: admin.password });
     page = await browser.submit(page, '/totp', { code: await admin.totp.code(Math.floor(Date.now() / 1000) + server.clock.offset) });
     expect(page.html).toContain('Remove a factor');
@@ -218,7 +222,8 @@ describe('an admin at work', () => {
       attested: false,
     });
     const victim = await createAccountWithTotp(server.app);
-    const res = await otherBrowser.request(`/admin/users/${victim.id}/disable`);
+    expect((await otherBrowser.request(`/admin/users/${victim.id}/disable`)).html).toContain(`To <strong>disable ${victim.email}</strong>`);
+    const res = await otherBrowser.request(`/admin/users/${victim.id}/disable?recheck=go`);
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get('location')!, server.issuer);
     expect(location.searchParams.get('acr_values')).toBe('phr');

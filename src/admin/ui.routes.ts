@@ -109,11 +109,26 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     return hasWebAuthn && phishingResistant ? phishingResistant : sessionLevel;
   };
 
-  /** A destructive action goes on only after a fresh step-up; otherwise the admin is sent through it. */
-  const requireFresh = (returnTo: (ctx: Context) => string) => async (ctx: Context, next: Next) => {
+  /**
+   * A destructive action goes on only after a fresh step-up; otherwise the admin is sent through it.
+   * Issue #15: first a page that names the action and its target ("remove “Laptop passkey” from
+   * demo@example.com") and says why stepup asks again; its link (`?recheck=go`) starts the step-up.
+   */
+  const requireFresh = (returnTo: (ctx: Context) => string, describe: (ctx: Context) => Promise<string | undefined>) => async (ctx: Context, next: Next) => {
     const me = ctx.state.admin as SignedInAdmin;
     const level = await destructiveLevel(me);
     if (verifiedFreshlyAt(policy, level, me.events, deps.now())) return next();
+    if (ctx.method === 'GET' && ctx.query.recheck !== 'go') {
+      const action = await describe(ctx);
+      if (!action) return next(); // no such target: the route answers 404
+      return page(ctx, 'admin/recheck.njk', {
+        title: 'Confirm it is you',
+        action,
+        method: level.step === 'phishing_resistant' ? 'your passkey or security key' : 'your password and your second factor',
+        go: `${returnTo(ctx)}?recheck=go`,
+        cancel: '/admin/users',
+      });
+    }
     if (ctx.method === 'GET') return signIn(ctx, returnTo(ctx), level.acr, true);
     // a POST cannot be replayed after the round trip: back to its confirmation page, which steps up
     ctx.status = 303;
@@ -270,7 +285,21 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
 
   const confirmRemove = (ctx: Context) => `/admin/users/${ctx.params.id}/factors/${ctx.params.fid}/remove`;
-  router.get('/admin/users/:id/factors/:fid/remove', requireFresh(confirmRemove), async (ctx) => {
+  const describeRemove = async (ctx: Context) => {
+    const account = await userParam(ctx);
+    const factor = account && (await factorParam(ctx, account));
+    return account && factor ? `remove “${factor.label}” from ${account.email}` : undefined;
+  };
+  /** "<verb> <the user's email>", for the re-check page of a user action. */
+  const describeUser = (verb: string) => async (ctx: Context) => {
+    const account = await userParam(ctx);
+    return account ? `${verb} ${account.email}` : undefined;
+  };
+  const describeClient = (verb: (id: string) => string) => async (ctx: Context) => {
+    const c = await clientParam(ctx);
+    return c ? verb(c.clientId) : undefined;
+  };
+  router.get('/admin/users/:id/factors/:fid/remove', requireFresh(confirmRemove, describeRemove), async (ctx) => {
     const account = await userParam(ctx);
     const factor = account && (await factorParam(ctx, account));
     if (!account || !factor) return problem(ctx, 404, 'Not found', 'That user has no such factor.');
@@ -284,7 +313,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       cancel: `/admin/users/${account.id}`,
     });
   });
-  router.post('/admin/users/:id/factors/:fid/remove', ...post, requireFresh(confirmRemove), async (ctx) => {
+  router.post('/admin/users/:id/factors/:fid/remove', ...post, requireFresh(confirmRemove, describeRemove), async (ctx) => {
     const account = await userParam(ctx);
     const factor = account && (await factorParam(ctx, account));
     if (!account || !factor) return problem(ctx, 404, 'Not found', 'That user has no such factor.');
@@ -295,7 +324,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
 
   const confirmReset = (ctx: Context) => `/admin/users/${ctx.params.id}/reset`;
-  router.get('/admin/users/:id/reset', requireFresh(confirmReset), async (ctx) => {
+  router.get('/admin/users/:id/reset', requireFresh(confirmReset, describeUser('remove every second factor and recovery code of')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     page(ctx, 'admin/confirm.njk', {
@@ -308,7 +337,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       cancel: `/admin/users/${account.id}`,
     });
   });
-  router.post('/admin/users/:id/reset', ...post, requireFresh(confirmReset), async (ctx) => {
+  router.post('/admin/users/:id/reset', ...post, requireFresh(confirmReset, describeUser('remove every second factor and recovery code of')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     const parsed = resetFactorsInput.safeParse({ reason: str((ctx.request.body as Record<string, unknown>).reason) });
@@ -319,7 +348,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
 
   const confirmDisable = (ctx: Context) => `/admin/users/${ctx.params.id}/disable`;
-  router.get('/admin/users/:id/disable', requireFresh(confirmDisable), async (ctx) => {
+  router.get('/admin/users/:id/disable', requireFresh(confirmDisable, describeUser('disable')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     page(ctx, 'admin/confirm.njk', {
@@ -332,7 +361,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       cancel: `/admin/users/${account.id}`,
     });
   });
-  router.post('/admin/users/:id/disable', ...post, requireFresh(confirmDisable), async (ctx) => {
+  router.post('/admin/users/:id/disable', ...post, requireFresh(confirmDisable, describeUser('disable')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     const reason = str((ctx.request.body as Record<string, unknown>).reason).trim().slice(0, 500);
@@ -375,12 +404,12 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   const confirmPassword = (ctx: Context) => `/admin/users/${ctx.params.id}/password`;
   const passwordForm = (ctx: Context, account: Account, errors?: string[]) =>
     page(ctx, 'admin/user-password.njk', { title: 'Set a temporary password', target: account, action: confirmPassword(ctx), errors }, errors ? 400 : 200);
-  router.get('/admin/users/:id/password', requireFresh(confirmPassword), async (ctx) => {
+  router.get('/admin/users/:id/password', requireFresh(confirmPassword, describeUser('set a temporary password for')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     passwordForm(ctx, account);
   });
-  router.post('/admin/users/:id/password', ...post, requireFresh(confirmPassword), async (ctx) => {
+  router.post('/admin/users/:id/password', ...post, requireFresh(confirmPassword, describeUser('set a temporary password for')), async (ctx) => {
     const account = await userParam(ctx);
     if (!account) return problem(ctx, 404, 'Not found', 'There is no such user.');
     const body = ctx.request.body as Record<string, unknown>;
@@ -472,7 +501,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
 
   const confirmRotate = (ctx: Context) => `/admin/clients/${encodeURIComponent(String(ctx.params.cid))}/rotate`;
-  router.get('/admin/clients/:cid/rotate', requireFresh(confirmRotate), async (ctx) => {
+  router.get('/admin/clients/:cid/rotate', requireFresh(confirmRotate, describeClient((id) => `give the client ${id} a new secret`)), async (ctx) => {
     const c = await clientParam(ctx);
     if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
     page(ctx, 'admin/confirm.njk', {
@@ -484,7 +513,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       cancel: `/admin/clients/${encodeURIComponent(c.clientId)}`,
     });
   });
-  router.post('/admin/clients/:cid/rotate', ...post, requireFresh(confirmRotate), async (ctx) => {
+  router.post('/admin/clients/:cid/rotate', ...post, requireFresh(confirmRotate, describeClient((id) => `give the client ${id} a new secret`)), async (ctx) => {
     const c = await clientParam(ctx);
     if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
     const rotated = await admin.rotateSecret(actorOf(ctx), c.clientId, ctx);
@@ -492,7 +521,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   });
 
   const confirmDelete = (ctx: Context) => `/admin/clients/${encodeURIComponent(String(ctx.params.cid))}/delete`;
-  router.get('/admin/clients/:cid/delete', requireFresh(confirmDelete), async (ctx) => {
+  router.get('/admin/clients/:cid/delete', requireFresh(confirmDelete, describeClient((id) => `delete the client ${id}`)), async (ctx) => {
     const c = await clientParam(ctx);
     if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
     page(ctx, 'admin/confirm.njk', {
@@ -504,7 +533,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       cancel: `/admin/clients/${encodeURIComponent(c.clientId)}`,
     });
   });
-  router.post('/admin/clients/:cid/delete', ...post, requireFresh(confirmDelete), async (ctx) => {
+  router.post('/admin/clients/:cid/delete', ...post, requireFresh(confirmDelete, describeClient((id) => `delete the client ${id}`)), async (ctx) => {
     const c = await clientParam(ctx);
     if (!c) return problem(ctx, 404, 'Not found', 'There is no such client.');
     await admin.deleteClient(actorOf(ctx), c.clientId, ctx);
