@@ -107,12 +107,15 @@ describe('new recovery codes on /account', () => {
     // the account now reaches aal2, and this session verified only the password: a step-up first
     server.clock.offset += 30; // the next TOTP time step (each is accepted once); kept for the rest of the test
     try {
-      page = await browser.submit(page, '/account/recovery-codes');
+      // issue #15: the link leads to a confirmation first, after the step-up
+      page = await browser.follow('/account/recovery-codes/new');
       expect(hasForm(page, '/totp')).toBe(true);
       page = await browser.submit(page, '/totp', { code: await totpCodeAt(key, now()) });
-      // back on the account page (a POST is not replayed through a sign-in): ask again, now fresh
-      expect(page.html).toContain('Sign-in methods');
+      expect(page.html).toContain('the old ones stop working at once');
       page = await browser.submit(page, '/account/recovery-codes');
+      // the page offers a download that works without JavaScript, and copy/print by a static script
+      expect(page.html).toMatch(/href="data:text\/plain;charset=utf-8,[^"]+" download="stepup-recovery-codes.txt"/);
+      expect(page.html).toContain('<script src="/static/recovery-codes.js" defer></script>');
     } finally {
       server.clock.offset -= 30;
     }

@@ -219,6 +219,15 @@ export function createAccountRouter(deps: AccountDeps): Router {
     ctx.redirect('/account?notice=added');
   };
 
+  // issue #15: "Make new recovery codes" confirms first (the old codes stop working)
+  router.get('/account/recovery-codes/new', async (ctx) => {
+    const user = await signedIn(ctx);
+    if (!user) return signIn(ctx, '/account/recovery-codes/new');
+    const { level, fresh } = await freshness(user.account.id, user.events, false);
+    if (!fresh) return signIn(ctx, '/account/recovery-codes/new', level?.acr, user.events);
+    page(ctx, 'account-codes-confirm.njk', { title: 'Make new recovery codes?', remaining: await deps.recoveryCodes.remaining(user.account.id) });
+  });
+
   // new recovery codes replace every old one (for a user who used or lost some): a change like any other
   router.post('/account/recovery-codes', form, requireCsrf(csrf, csrfFailed), async (ctx) => {
     const user = await signedIn(ctx);

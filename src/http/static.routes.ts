@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Router from '@koa/router';
 
 /** The few static assets stepup serves itself (no CDN): loaded once, served with a long cache. */
-const ASSETS: Record<string, string> = { 'stepup.css': 'text/css; charset=utf-8', 'admin.css': 'text/css; charset=utf-8', 'webauthn.js': 'text/javascript; charset=utf-8' };
+const ASSETS: Record<string, string> = { 'stepup.css': 'text/css; charset=utf-8', 'admin.css': 'text/css; charset=utf-8', 'webauthn.js': 'text/javascript; charset=utf-8', 'recovery-codes.js': 'text/javascript; charset=utf-8' };
 
 const require = createRequire(import.meta.url);
 
