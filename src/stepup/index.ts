@@ -16,3 +16,4 @@ export { ENROLLMENT_FRESHNESS_SECONDS, evaluate, type Decision, type EvaluateArg
 export { highestReachableLevel, levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt } from './enrollment.js';
 export { decide, type Demand, type DecisionInputs, type DecisionResult } from './decide.js';
 export { offerFor, type Offer } from './offer.js';
+export { explain, parseSessionSpec, REASON_WORDS, type Trace, type HeldLevelTrace, type StepTrace } from './explain.js';
