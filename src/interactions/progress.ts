@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../store/redis/client.js';
 import type { StoredFactorEvent } from '../store/redis/session-events.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../store/redis/client.js';
 import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
 import type { Views } from '../http/render.js';
 import { acrClaimRequestProblem } from '../stepup/requirement.js';

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../store/redis/client.js';
 import type { Db } from '../store/db.js';
 
 const READINESS_TIMEOUT_MS = 2_000;

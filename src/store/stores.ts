@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis/client.js';
 import { createAudit, type Audit } from '../audit/audit.js';
 import type { Config } from '../config/env.js';
 import { createSealer } from '../crypto/encryption.js';
@@ -39,7 +39,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     await embedded?.stop();
     throw err;
   }
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
   redis.on?.('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error'));
   const sealer = createSealer(config.encryptionKey);
   const auditRepo = createAuditRepo(db);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './client.js';
 
 /*
  * Lua scripts go by SHA1 (EVALSHA, and EVAL once when Redis does not know the script yet, e.g. after a

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './client.js';
 import { amrForEvent } from '../../stepup/index.js';
 import { oidcKeys } from './oidc-adapter.js';
 import { defineScript, runScript } from './scripts.js';

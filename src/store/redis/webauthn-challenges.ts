@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './client.js';
 
 /**
  * SPEC §3: WebAuthn challenges are stored server-side, single-use and expire in 5 minutes.
