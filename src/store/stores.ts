@@ -33,7 +33,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
   const db = createDb({ url: config.databaseUrl ?? embedded!.url, schema, poolMax: embedded ? 4 : 10 });
   try {
-    await migrateLatest(db, schema);
+    await migrateLatest(db, schema, { singleInstance: Boolean(embedded) });
   } catch (err) {
     await db.destroy();
     await embedded?.stop();

@@ -363,3 +363,88 @@ export async function startDisposableSentinelGroup(name = 'stepup'): Promise<Dis
     throw err;
   }
 }
+
+const PGBOUNCER = process.env.PGBOUNCER ?? '/usr/sbin/pgbouncer';
+
+export interface DisposablePgBouncer {
+  /** postgres:// URL of the pooled database */
+  url: string;
+  port: number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * PgBouncer (Debian's package) in transaction mode on a free loopback port, in front of `target`
+ * (issue #18). A small server pool (default 2 server connections) so that a client's statements
+ * really land on different server connections: anything that kept session state across statements
+ * (SET, a session advisory lock, a named prepared statement) would break. It refuses to run as root,
+ * so as root it runs as the postgres OS user, like the disposable Postgres.
+ */
+export async function startDisposablePgBouncer(target: { host: string; port: number; database: string; user?: string }, opts: { poolSize?: number } = {}): Promise<DisposablePgBouncer> {
+  if (!existsSync(PGBOUNCER)) throw new Error(`${PGBOUNCER} not found: install Debian's pgbouncer (apt-get install pgbouncer; .ci/run does)`);
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'stepup-pgbouncer-'));
+  const user = target.user ?? 'postgres';
+  writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`);
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `stepup = host=${target.host} port=${target.port} dbname=${target.database} user=${user}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${join(dir, 'userlist.txt')}`,
+      'pool_mode = transaction',
+      `default_pool_size = ${opts.poolSize ?? 2}`,
+      'max_client_conn = 200',
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      `pidfile = ${join(dir, 'pgbouncer.pid')}`,
+      '',
+    ].join('\n'),
+  );
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    for (const f of ['', 'userlist.txt', 'pgbouncer.ini']) chownSync(join(dir, f), uid, gid);
+  }
+  // setpriv execs pgbouncer itself (no parent in between), so a signal to the child reaches pgbouncer
+  const [cmd, argv] = asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', PGBOUNCER, join(dir, 'pgbouncer.ini')]] : [PGBOUNCER, [join(dir, 'pgbouncer.ini')]];
+  const child = spawn(cmd as string, argv as string[], { stdio: 'ignore' });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  const forget = onExit(() => {
+    kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `postgres://${user}@127.0.0.1:${port}/stepup`;
+  const dispose = async () => {
+    const exited = child.exitCode === null && child.signalCode === null ? new Promise((r) => child.once('exit', r)) : Promise.resolve();
+    kill();
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    forget();
+  };
+  try {
+    await until('pgbouncer', async () => {
+      if (child.exitCode !== null) throw new Error(`pgbouncer exited (${child.exitCode}), see ${dir}/pgbouncer.log`);
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('select 1');
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return { url, port, dispose };
+}
