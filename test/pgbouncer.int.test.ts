@@ -4,13 +4,13 @@ import knexFactory from 'knex';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { migrationSource } from '../migrations/index.js';
-import { totpCodeAt } from '../src/factors/totp/totp.js';
 import { rotateSigningKeys } from '../src/oidc/signing-keys.js';
 import { adminApiToken, api } from './support/admin.js';
 import { Browser, findForm, type Page } from './support/browser.js';
 import { startDisposablePgBouncer, type DisposablePgBouncer } from './support/disposable-stores.js';
 import { newIsolation, TEST_DATABASE_URL } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
+import { enrollTotpInStepUp, stepOf } from './support/steps.js';
 import { createConfidentialClient, createUser, discover, finish, isCallback, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
@@ -47,7 +47,7 @@ afterAll(async () => {
 
 /** The same path on instance A or B. */
 const on = (i: number, path: string) => `${servers[i % 2]!.issuer}${new URL(path, servers[0]!.issuer).pathname}${new URL(path, servers[0]!.issuer).search}`;
-const isTotpPage = (p: Page) => /action="\/interaction\/[^"]+\/totp"/.test(p.html) && !p.html.includes('name="enroll"');
+const isTotpPage = (p: Page) => stepOf(p) === 'totp';
 const now = () => Math.floor(Date.now() / 1000);
 
 describe('two instances starting together on an empty database, through PgBouncer', () => {
@@ -132,9 +132,10 @@ describe('the flows through PgBouncer in transaction mode', () => {
     const browser = new Browser(servers[0]!.issuer);
     const started = await startAuthorization(config, { acr_values: 'aal2' });
     const enroll = await browser.submit(await browser.follow(started.url.toString()), '/password', { email: user.email, password: user.password });
-    expect(enroll.html).toContain('name="enroll"');
-    const manualKey = /<code id="manual-key">([^<]+)<\/code>/.exec(enroll.html)![1]!.replace(/\s/g, '');
-    const codesPage = await browser.submit(enroll, '/totp', { code: await totpCodeAt(manualKey, now()) });
+    expect(stepOf(enroll)).toBe('enroll_choice');
+    const totpPage = await browser.submit(enroll, '/interaction/', { enroll: 'totp' });
+    expect(stepOf(totpPage)).toBe('enroll_totp');
+    const { page: codesPage } = await enrollTotpInStepUp(browser, totpPage, now());
     expect([...codesPage.html.matchAll(/<li><code>([0-9a-z-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const cb = await browser.submit(codesPage, `/interaction/${new URL(codesPage.url).pathname.split('/')[2]}`);
     expect((await finish(config, started, cb.url)).claims()?.acr).toBe('aal2');

@@ -56,6 +56,9 @@ const MIGRATION_WAIT_MS = 5 * 60_000;
 export async function migrateLatest(db: Db, schema?: string, opts: { singleInstance?: boolean } = {}): Promise<string[]> {
   if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   if (opts.singleInstance) return migrateWithKnexLock(db, schema);
+  // the usual start (nothing new to apply) takes no lock: a CLI next to a running embedded server, whose
+  // connections share one backend, could not hold a lock and migrate beside it
+  if (!(await hasPendingMigrations(db))) return [];
   const deadline = Date.now() + MIGRATION_WAIT_MS;
   for (;;) {
     const applied = await db.transaction(async (trx) => {
@@ -66,6 +69,16 @@ export async function migrateLatest(db: Db, schema?: string, opts: { singleInsta
     if (Date.now() > deadline) throw new Error(`another instance has been migrating the database for ${MIGRATION_WAIT_MS / 60_000} minutes`);
     await new Promise((r) => setTimeout(r, MIGRATION_LOCK_WAIT_MS));
   }
+}
+
+/** Read-only (creates no table, unlike knex's migrate.list): is a migration of ours not recorded yet? */
+async function hasPendingMigrations(db: Db): Promise<boolean> {
+  // unqualified: the schema is the connection's search_path, as for knex's migrations
+  const { rows } = (await db.raw("SELECT to_regclass('knex_migrations') IS NOT NULL AS present")) as { rows: Array<{ present: boolean }> };
+  if (!rows[0]?.present) return true;
+  const done = new Set(((await db('knex_migrations').select('name')) as Array<{ name: string }>).map((r) => r.name));
+  const ours = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
+  return ours.some((name) => !done.has(name));
 }
 
 async function migrateWithKnexLock(db: Db, schema?: string): Promise<string[]> {
