@@ -1,4 +1,4 @@
-import type { RedisClient as Redis } from './redis/client.js';
+import type { RedisClient } from './redis/client.js';
 import { createAudit, type Audit } from '../audit/audit.js';
 import type { Config } from '../config/env.js';
 import { createSealer } from '../crypto/encryption.js';
@@ -16,7 +16,7 @@ import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo
 
 export interface Stores {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   accounts: AccountsRepo;
   clients: ClientsRepo;
   signingKeys: SigningKeysRepo;

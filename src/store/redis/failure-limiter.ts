@@ -1,4 +1,4 @@
-import type { RedisClient as Redis } from './client.js';
+import type { RedisClient } from './client.js';
 import { deleteEach, getEach, hashTag } from './hash-tags.js';
 
 /**
@@ -68,7 +68,7 @@ export interface FailureRecord {
   lockedForSeconds: number;
 }
 
-export function createFailureLimiter(redis: Redis, prefix: string) {
+export function createFailureLimiter(redis: RedisClient, prefix: string) {
   const counterKey = (subject: string) => `${prefix}fail:${hashTag(subject)}`;
   const lockKey = (subject: string) => `${prefix}lock:${hashTag(subject)}`;
 

@@ -1,4 +1,4 @@
-import type { RedisClient as Redis } from './client.js';
+import type { RedisClient } from './client.js';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { defineScript, runScript } from './scripts.js';
 import { deleteEach, hashTag, isCluster } from './hash-tags.js';
@@ -280,7 +280,7 @@ const SCRIPTS = {
 };
 
 /** Ends every token of a grant (see REVOKE); a grant whose tokens are already gone costs one script. */
-export async function revokeGrantTokens(redis: Redis, keys: ReturnType<typeof oidcKeys>, grantId: string): Promise<void> {
+export async function revokeGrantTokens(redis: RedisClient, keys: ReturnType<typeof oidcKeys>, grantId: string): Promise<void> {
   const members = (await runScript(redis, SCRIPTS.revoke, 2, keys.grant(grantId), keys.revokedGrant(grantId), String(REVOKED_GRANT_MARKER_SECONDS), revokedAtNow())) as string[];
   await deleteEach(redis, members);
 }
@@ -295,7 +295,7 @@ const ttlOf = (expiresIn?: number) => (typeof expiresIn === 'number' && Number.i
 const nonEmpty = (v: unknown): string => (typeof v === 'string' && v ? v : '');
 
 export function createRedisAdapterFactory(
-  redis: Redis,
+  redis: RedisClient,
   options: RedisAdapterOptions,
 ): (modelName: string) => Adapter {
   const { prefix } = options;
