@@ -61,7 +61,9 @@ describe('a Redis Sentinel failover under a steady sign-in load', () => {
     const attempts = await load.stop();
 
     const count = (o: string) => attempts.filter((a) => a.outcome === o).length;
-    console.info(`failover after ${promotedAt - killedAt} ms; sign-ins: ${count('ok')} ok, ${count('unavailable')} refused as unavailable, ${count('other')} other`);
+    const firstOk = attempts.filter((a) => a.outcome === 'ok' && a.startedAt > killedAt).sort((a, b) => a.endedAt - b.endedAt)[0];
+    const warnings = server.output().split('\n').filter((l) => l.includes('"level":40')).map((l) => l.slice(0, 300));
+    console.info(`failover after ${promotedAt - killedAt} ms, first sign-in after it ended ${firstOk ? firstOk.endedAt - promotedAt : '-'} ms after the promotion; last warnings: ${warnings.slice(-5).join('\n')}; sign-ins: ${count('ok')} ok, ${count('unavailable')} refused as unavailable, ${count('other')} other`);
     // the same process, alive: it followed the new master without a restart
     expect(server.child.exitCode).toBeNull();
     expect(server.child.signalCode).toBeNull();
