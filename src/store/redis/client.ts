@@ -74,8 +74,9 @@ export function createRedis(connection: RedisConnection): RedisClient {
       name: connection.sentinelName,
       sentinelPassword: connection.sentinelPassword,
       password: connection.password,
-      // ask the sentinels again at once when they announce a new master (+switch-master)
-      failoverDetector: true,
+      // no failoverDetector: its +switch-master arriving while ioredis is reconnecting ends the client for
+      // good (ioredis 5.11: the connector's connect() sees itself disconnected and the client goes to
+      // 'end'); each reconnection asks the sentinels anyway, at most a second apart
       sentinelRetryStrategy: reconnectDelay,
       reconnectOnError: followFailover,
       ...(tls ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
