@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/client.js';
 import type Provider from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
 import { hashPassword, passwordPolicyError } from '../factors/password/password.js';
@@ -26,7 +26,7 @@ export interface NewPasswordStepDeps {
   sessions: AccountSessions;
   audit: Audit;
   notify: (accountId: string, message: string) => Promise<void>;
-  redis: Redis;
+  redis: RedisClient;
   redisKeyPrefix: string;
   /** seconds the mark lives: the interaction's lifetime */
   interactionTtlSeconds: number;

@@ -1,5 +1,5 @@
 import type { RedisClient } from './client.js';
-import { deleteEach } from './hash-tags.js';
+import { deleteEach, getEach } from './hash-tags.js';
 import { decodeSessionRecord, oidcKeys, REVOKED_GRANT_MARKER_SECONDS, revokedAtNow, SESSION_ID_FIELD } from './oidc-adapter.js';
 import { defineScript, runScript } from './scripts.js';
 
@@ -60,43 +60,12 @@ if owner then counted = '1' end
 return {'revoked', counted, members}
 `);
 
-/**
- * Ends one session of an account (issue #15: the admin's "end this session") and revokes the grants it
- * gave. KEYS[1] account set. ARGV: oidc prefix, account id, session record key, then the grant record
- * keys of that session. The session must be the account's own (its second line), or nothing happens.
- */
-const END_SESSION = `
-local prefix, accountId, sessionKey = ARGV[1], ARGV[2], ARGV[3]
-local stored = redis.call('GET', sessionKey)
-if not stored then return 0 end
-local a = string.find(stored, '\\n', 1, true)
-local b = a and string.find(stored, '\\n', a + 1, true)
-if not b then return 0 end
-local uid, owner = string.sub(stored, 1, a - 1), string.sub(stored, a + 1, b - 1)
-if owner ~= accountId then return 0 end
-redis.call('DEL', sessionKey)
-if uid ~= '' then redis.call('DEL', prefix .. 'session-uid:' .. uid) end
-redis.call('SREM', KEYS[1], sessionKey)
-local grantPrefix = prefix .. 'Grant:'
-for i = 4, #ARGV do
-  local m = ARGV[i]
-  if redis.call('HGET', m, 'accountId') == accountId then
-    local set = prefix .. 'grant:' .. string.sub(m, #grantPrefix + 1)
-    local tokens = redis.call('SMEMBERS', set)
-    for j = 1, #tokens do redis.call('DEL', tokens[j]) end
-    redis.call('DEL', set)
-    redis.call('DEL', m)
-    redis.call('SREM', KEYS[1], m)
-  end
-end
-return 1
-`;
-
 /** Keeps the device a session was last used from, only while the session's uid hash exists (its TTL is the session's). */
-const TOUCH_SESSION = `
+/* Tag: the uid. KEYS[1] the session's uid hash; ARGV[1] the device JSON. */
+const TOUCH_SESSION = defineScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'd', ARGV[1]) end
 return 1
-`;
+`);
 
 /** Field of the session-uid HASH with the device a session was last used from (issue #15). */
 export const SESSION_DEVICE_FIELD = 'd';
@@ -142,7 +111,7 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
   }
 
   /** Ends one member of the account's index; true when it counts (a record of this account was ended). */
-  async function end(member: string, accountId: string, exceptUid: string, keep: Set<string>): Promise<{ kind: 'session' | 'grant' | 'other'; counted: boolean; leaves: boolean }> {
+  async function endMember(member: string, accountId: string, exceptUid: string, keep: Set<string>): Promise<{ kind: 'session' | 'grant' | 'other'; counted: boolean; leaves: boolean }> {
     if (member.startsWith(keys.sessionRecordPrefix)) {
       const [outcome, uid, counted] = await script<[string, string?, string?]>(END_SESSION, 1, member, accountId, exceptUid);
       if (outcome === 'kept') return { kind: 'session', counted: false, leaves: false };
@@ -168,7 +137,7 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
       const keep = exceptUid ? await grantsOf(exceptUid) : new Set<string>();
       const index = keys.account(accountId);
       const members = await redis.smembers(index);
-      const ended = await Promise.all(members.map((m) => end(m, accountId, exceptUid, keep)));
+      const ended = await Promise.all(members.map((m) => endMember(m, accountId, exceptUid, keep)));
       const leaving = members.filter((_, i) => ended[i]!.leaves);
       if (leaving.length) await redis.srem(index, ...leaving);
       return {
@@ -180,33 +149,39 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
     /** Records where a session was just used from (the authorization endpoint, for the admin's session list). */
     async touch(sessionUid: string, device: SessionDevice): Promise<void> {
       const value = JSON.stringify({ ...device, userAgent: device.userAgent.slice(0, MAX_USER_AGENT) });
-      await redis.eval(TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
+      await runScript(redis, TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
     },
 
     /** The account's live sessions, newest login first. */
     async list(accountId: string): Promise<ActiveSession[]> {
-      const sessionPrefix = `${oidcPrefix}session:`;
-      const members = (await redis.smembers(keys.account(accountId))).filter((m) => m.startsWith(sessionPrefix));
-      if (members.length === 0) return [];
-      const stored = await redis.mget(...members);
-      const sessions: ActiveSession[] = [];
-      for (const raw of stored) {
+      const members = (await redis.smembers(keys.account(accountId))).filter((m) => m.startsWith(keys.sessionRecordPrefix));
+      // the records are of many slots: one MGET on one server, a GET each on a Cluster
+      const stored = await getEach(redis, members);
+      const records = stored.flatMap((raw) => {
         const record = raw ? decodeSessionRecord(raw) : undefined;
-        if (!record || record.accountId !== accountId || !record.uid) continue;
-        const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
-        const device = await redis.hget(keys.sessionUid(record.uid), SESSION_DEVICE_FIELD);
-        sessions.push({
-          uid: record.uid,
-          loginAt: payload.loginTs,
-          expiresAt: payload.exp,
-          device: device ? (JSON.parse(device) as SessionDevice) : undefined,
-          clients: Object.keys(payload.authorizations ?? {}),
-        });
-      }
-      return sessions.sort((a, b) => (b.loginAt ?? 0) - (a.loginAt ?? 0));
+        return record && record.accountId === accountId && record.uid ? [record] : [];
+      });
+      const devices = await Promise.all(records.map((r) => redis.hget(keys.sessionUid(r.uid), SESSION_DEVICE_FIELD)));
+      return records
+        .map((record, i) => {
+          const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
+          const device = devices[i];
+          return {
+            uid: record.uid,
+            loginAt: payload.loginTs,
+            expiresAt: payload.exp,
+            device: device ? (JSON.parse(device) as SessionDevice) : undefined,
+            clients: Object.keys(payload.authorizations ?? {}),
+          };
+        })
+        .sort((a, b) => (b.loginAt ?? 0) - (a.loginAt ?? 0));
     },
 
-    /** Ends one session of the account (and the grants it gave); false when it is not the account's or is gone. */
+    /**
+     * Ends one session of the account (issue #15: the admin's "end this session") and revokes the grants
+     * it gave; false when it is not the account's or is gone. The session first, then each grant, each
+     * on its own slot, then the index entries (as revokeAccountSessions).
+     */
     async end(accountId: string, sessionUid: string): Promise<boolean> {
       const sessionId = await redis.hget(keys.sessionUid(sessionUid), SESSION_ID_FIELD);
       if (!sessionId) return false;
@@ -216,8 +191,12 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
       if (!record || record.accountId !== accountId) return false;
       const authorizations = (JSON.parse(record.json) as { authorizations?: Record<string, { grantId?: string }> }).authorizations ?? {};
       const grantKeys = Object.values(authorizations).flatMap((a) => (a?.grantId ? [keys.record('Grant', a.grantId)] : []));
-      const ended = await redis.eval(END_SESSION, 1, keys.account(accountId), oidcPrefix, accountId, sessionKey, ...grantKeys);
-      return Number(ended) === 1;
+      const ended = await endMember(sessionKey, accountId, '', new Set());
+      if (!ended.counted) return false;
+      const grants = await Promise.all(grantKeys.map((g) => endMember(g, accountId, '', new Set())));
+      const leaving = [sessionKey, ...grantKeys.filter((_, i) => grants[i]!.counted)];
+      await redis.srem(keys.account(accountId), ...leaving);
+      return true;
     },
   };
 }
