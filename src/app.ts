@@ -36,6 +36,7 @@ import { relyingPartyFor } from './factors/webauthn/webauthn.js';
 import { accountClient, withBuiltInClients } from './account/internal-client.js';
 import { createAccountRouter } from './account/routes.js';
 import { createAccountSessions } from './store/redis/account-sessions.js';
+import { isExternalRedis } from './store/redis/client.js';
 import { adminClient, createAdminRouters } from './admin/index.js';
 import { withClientCache } from './oidc/client-adapter.js';
 
@@ -67,7 +68,7 @@ export interface App {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  if (!config.redisUrl) logger.warn('REDIS_URL is not set: using an in-process store (single instance only, sessions are lost on restart)');
+  if (!isExternalRedis(config.redis)) logger.warn('No Redis is configured (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES): using an in-process store (single instance only, sessions are lost on restart)');
   if (!config.databaseUrl) logger.warn(`DATABASE_URL is not set: using embedded Postgres (PGlite) under ${config.dataDir}`);
 
   const policy = loadPolicy(config.policyFile);

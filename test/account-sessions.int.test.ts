@@ -47,7 +47,7 @@ describe.each([
     refresh: Boolean(await adapter('RefreshToken').find(s.refresh)),
     access: Boolean(await adapter('AccessToken').find(s.access)),
     // any account's: the events are fields of the session's uid hash
-    events: Object.keys(await redis.hgetall(`${prefix}oidc:session-uid:${s.uid}`)).some((field) => field.startsWith('[')),
+    events: Object.keys(await redis.hgetall(`${prefix}oidc:session-uid:{${s.uid}}`)).some((field) => field.startsWith('[')),
   });
   const all = { session: true, grant: true, refresh: true, access: true, events: true };
   const none = { session: false, grant: false, refresh: false, access: false, events: false };

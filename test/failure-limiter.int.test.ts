@@ -78,6 +78,6 @@ describe('failure limiter (real Redis, SPEC §3)', () => {
     expect((await guarded.status([failing.account, failing.ip])).counting).toEqual([failing.account]);
     expect(await guard.lockedFor({} as never, failing, { type: 't' })).toBeUndefined();
     await guard.succeeded(failing);
-    expect(await redis.exists(`${prefix}fail:${failing.account}`)).toBe(0);
+    expect(await redis.exists(`${prefix}fail:{${failing.account}}`)).toBe(0);
   });
 });

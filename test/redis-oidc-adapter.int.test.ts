@@ -64,7 +64,7 @@ function coreSuite(getRedis: () => Redis) {
     const payload = { grantId: `g-${randomUUID()}`, kind: 'AuthorizationCode', scope: 'openid', nested: { a: [1, 2] } };
     await codes.upsert(id, p(payload), 60);
     expect(await codes.find(id)).toEqual(payload);
-    const ttl = await getRedis().ttl(`${prefix}AuthorizationCode:${id}`);
+    const ttl = await getRedis().ttl(`${prefix}AuthorizationCode:{${id}}`);
     expect(ttl).toBeGreaterThan(50);
     expect(ttl).toBeLessThanOrEqual(60);
   });
@@ -103,7 +103,7 @@ function coreSuite(getRedis: () => Redis) {
   it('consume of a missing record rejects with InvalidGrant and creates nothing', async () => {
     const id = randomUUID();
     await expect(adapters('AuthorizationCode').consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
-    expect(await getRedis().exists(`${prefix}AuthorizationCode:${id}`)).toBe(0);
+    expect(await getRedis().exists(`${prefix}AuthorizationCode:{${id}}`)).toBe(0);
   });
 
   it('findByUid reads the index and the record in one Redis command (issue #6); a gone record or index reads as undefined', async () => {
@@ -118,9 +118,14 @@ function coreSuite(getRedis: () => Redis) {
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a1' });
     expect(sent).toEqual(['evalsha']);
 
-    await redis.del(`${prefix}session:${id}`);
+    await redis.del(`${prefix}session:{${id}}`);
     expect(await sessions.findByUid(uid)).toBeUndefined();
     expect(await sessions.findByUid(randomUUID())).toBeUndefined();
+
+    // an id with the characters a hash tag escapes is found too
+    const odd = `s-{${randomUUID()}}%`;
+    await sessions.upsert(odd, p({ uid, accountId: 'a2' }), 600);
+    expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a2' });
   });
 
   it('a Session is one STRING (its uid and account in front of the payload); it is never consumed', async () => {
@@ -129,7 +134,7 @@ function coreSuite(getRedis: () => Redis) {
     const id = randomUUID();
     const payload = { uid: randomUUID(), accountId: randomUUID(), kind: 'Session', amr: ['pwd'] };
     await sessions.upsert(id, p(payload), 600);
-    expect(await redis.get(`${prefix}session:${id}`)).toBe(`${payload.uid}\n${payload.accountId}\n${JSON.stringify(payload)}`);
+    expect(await redis.get(`${prefix}session:{${id}}`)).toBe(`${payload.uid}\n${payload.accountId}\n${JSON.stringify(payload)}`);
     expect(await sessions.find(id)).toEqual(payload);
     await expect(sessions.consume(id)).rejects.toBeInstanceOf(errors.InvalidGrant);
     expect(await sessions.find(id)).toEqual(payload);
@@ -170,12 +175,12 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const id = randomUUID();
     await clients.upsert(id, p({ client_id: id }), undefined);
     expect(await clients.find(id)).toEqual({ client_id: id });
-    expect(await redis.ttl(`${prefix}Client:${id}`)).toBe(-1);
+    expect(await redis.ttl(`${prefix}Client:{${id}}`)).toBe(-1);
     // also a previously expiring record becomes persistent when re-upserted without expiresIn
     await clients.upsert(id, p({ client_id: id }), 30);
-    expect(await redis.ttl(`${prefix}Client:${id}`)).toBeGreaterThan(0);
+    expect(await redis.ttl(`${prefix}Client:{${id}}`)).toBeGreaterThan(0);
     await clients.upsert(id, p({ client_id: id }), undefined);
-    expect(await redis.ttl(`${prefix}Client:${id}`)).toBe(-1);
+    expect(await redis.ttl(`${prefix}Client:{${id}}`)).toBe(-1);
   });
 
   it('works with every model name oidc-provider 9 uses (upsert, find, consume, destroy)', async () => {
@@ -191,7 +196,7 @@ describe('Redis OIDC adapter on the real Redis', () => {
       }
       await a.destroy(id);
       expect(await a.find(id)).toBeUndefined();
-      expect(await redis.exists(model === 'Session' ? `${prefix}session:${id}` : `${prefix}${model}:${id}`)).toBe(0);
+      expect(await redis.exists(model === 'Session' ? `${prefix}session:{${id}}` : `${prefix}${model}:{${id}}`)).toBe(0);
     }
   });
 
@@ -214,11 +219,11 @@ describe('Redis OIDC adapter on the real Redis', () => {
     expect(await at.find('at1')).toBeUndefined();
     expect(await rt.find('rt1')).toBeUndefined();
     expect(await ac.find('ac1')).toBeUndefined();
-    expect(await redis.exists(`${prefix}grant:${grant}`)).toBe(0);
+    expect(await redis.exists(`${prefix}grant:{${grant}}`)).toBe(0);
     expect(await at.find('at2')).toEqual({ grantId: other });
     expect(await rt.find('rt2')).toEqual({ grantId: other });
     expect(await ac.find('ac2')).toEqual({ grantId: other });
-    expect(await redis.smembers(`${prefix}grant:${other}`)).toHaveLength(3);
+    expect(await redis.smembers(`${prefix}grant:{${other}}`)).toHaveLength(3);
   });
 
   it('a second consume of a code (a replay that raced the first use) revokes every token of its grant', async () => {
@@ -255,7 +260,7 @@ describe('Redis OIDC adapter on the real Redis', () => {
 
   it('the grant set never expires before its members (TTL only raised; persistent for a non-expiring member)', async () => {
     const grant = `g-${randomUUID()}`;
-    const setKey = `${prefix}grant:${grant}`;
+    const setKey = `${prefix}grant:{${grant}}`;
     await adapters('AccessToken').upsert(randomUUID(), p({ grantId: grant }), 60);
     expect(await redis.ttl(setKey)).toBeGreaterThan(50);
     await adapters('RefreshToken').upsert(randomUUID(), p({ grantId: grant }), 6000);
@@ -275,9 +280,9 @@ describe('Redis OIDC adapter on the real Redis', () => {
     await at.upsert('d1', p({ grantId: grant }), 60);
     await at.upsert('d2', p({ grantId: grant }), 60);
     await at.destroy('d1');
-    expect(await redis.smembers(`${prefix}grant:${grant}`)).toEqual([`${prefix}AccessToken:d2`]);
+    expect(await redis.smembers(`${prefix}grant:{${grant}}`)).toEqual([`${prefix}AccessToken:{d2}`]);
     await at.destroy('d2');
-    expect(await redis.exists(`${prefix}grant:${grant}`)).toBe(0);
+    expect(await redis.exists(`${prefix}grant:{${grant}}`)).toBe(0);
   });
 
   it('findByUid follows session id rotation; a late destroy of the old id keeps the new index', async () => {
@@ -287,7 +292,7 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const newId = randomUUID();
     await sessions.upsert(oldId, p({ uid, accountId: 'a', v: 1 }), 600);
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 1 });
-    const idxTtl = await redis.ttl(`${prefix}session-uid:${uid}`);
+    const idxTtl = await redis.ttl(`${prefix}session-uid:{${uid}}`);
     expect(idxTtl).toBeGreaterThan(590);
     expect(idxTtl).toBeLessThanOrEqual(600);
 
@@ -301,21 +306,21 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const newer = randomUUID();
     await sessions.upsert(newer, p({ uid, accountId: 'a', v: 3 }), 600);
     await sessions.destroy(newId);
-    expect(await redis.hget(`${prefix}session-uid:${uid}`, 'i')).toBe(newer);
+    expect(await redis.hget(`${prefix}session-uid:{${uid}}`, 'i')).toBe(newer);
     expect(await sessions.findByUid(uid)).toEqual({ uid, accountId: 'a', v: 3 });
 
     // sliding re-save overwrites the index TTL
     await sessions.upsert(newer, p({ uid, accountId: 'a', v: 4 }), 1200);
-    expect(await redis.ttl(`${prefix}session-uid:${uid}`)).toBeGreaterThan(1190);
+    expect(await redis.ttl(`${prefix}session-uid:{${uid}}`)).toBeGreaterThan(1190);
 
     await sessions.destroy(newer);
     expect(await sessions.findByUid(uid)).toBeUndefined();
-    expect(await redis.hexists(`${prefix}session-uid:${uid}`, 'i')).toBe(0);
+    expect(await redis.hexists(`${prefix}session-uid:{${uid}}`, 'i')).toBe(0);
   });
 
   it('findByUid returns undefined when the index points at a gone record', async () => {
     const uid = randomUUID();
-    await redis.hset(`${prefix}session-uid:${uid}`, 'i', 'gone');
+    await redis.hset(`${prefix}session-uid:{${uid}}`, 'i', 'gone');
     expect(await adapters('Session').findByUid(uid)).toBeUndefined();
   });
 
@@ -325,7 +330,7 @@ describe('Redis OIDC adapter on the real Redis', () => {
     const userCode = `UC${randomUUID().slice(0, 8)}`;
     await devices.upsert(id, p({ userCode, grantId: `g-${randomUUID()}`, deviceInfo: { ip: '1' } }), 600);
     expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode });
-    expect(await redis.ttl(`${prefix}userCode:${userCode}`)).toBeGreaterThan(590);
+    expect(await redis.ttl(`${prefix}userCode:{${userCode}}`)).toBeGreaterThan(590);
     expect(await devices.findByUserCode('NOPE')).toBeUndefined();
     await devices.consume(id);
     expect(await devices.findByUserCode(userCode)).toMatchObject({ userCode, consumed: expect.any(Number) });
@@ -363,8 +368,8 @@ describe('Redis memory of a signed-in session (issue #6: at most 1 KiB)', () => 
     ]);
     await sessions.upsert(id, p(payload), 14 * 24 * 3600);
     const usage = async (key: string) => Number(await redis.memory('USAGE', key, 'SAMPLES', '0'));
-    const bytes = (await usage(`${shortPrefix}oidc:session:${id}`)) + (await usage(`${shortPrefix}oidc:session-uid:${uid}`));
-    expect(await redis.object('ENCODING', `${shortPrefix}oidc:session-uid:${uid}`)).toBe('listpack');
+    const bytes = (await usage(`${shortPrefix}oidc:session:{${id}}`)) + (await usage(`${shortPrefix}oidc:session-uid:{${uid}}`));
+    expect(await redis.object('ENCODING', `${shortPrefix}oidc:session-uid:{${uid}}`)).toBe('listpack');
     expect(bytes).toBeLessThanOrEqual(1024);
     expect((await sessions.findByUid(uid))?.accountId).toBe(accountId);
     expect(await events.get(uid, accountId)).toHaveLength(2);
@@ -381,12 +386,13 @@ describe('Redis OIDC adapter on ioredis-mock (embedded default)', () => {
     const fresh = new (RedisMock as unknown as typeof Redis)();
     const { client, sent } = countingCommands(fresh);
     const codes = createRedisAdapterFactory(client, { prefix: `${prefix}fresh:` })('AuthorizationCode');
+    // the record, then its grant's set (two tags: two scripts, issue #18)
     await codes.upsert('c1', p({ grantId: 'g1' }), 60);
-    expect(sent).toEqual(['evalsha', 'eval']);
+    expect(sent).toEqual(['evalsha', 'eval', 'evalsha', 'eval']);
     sent.length = 0;
     await codes.upsert('c2', p({ grantId: 'g1' }), 60);
     await codes.consume('c2');
-    expect(sent).toEqual(['evalsha', 'evalsha', 'eval']); // consume's script was new too
+    expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha', 'eval']); // consume's script was new too
     expect(await codes.find('c2')).toMatchObject({ grantId: 'g1', consumed: expect.any(Number) });
     fresh.disconnect();
   });
@@ -404,9 +410,9 @@ describe('Redis OIDC adapter on ioredis-mock (embedded default)', () => {
     await adapters('AccessToken').upsert('m-at', p({ grantId: grant }), 60);
     await adapters('RefreshToken').upsert('m-rt', p({ grantId: grant }), 6000);
     await adapters('AccessToken').upsert('m-at2', p({ grantId: grant }), 30);
-    expect(await mock.ttl(`${prefix}grant:${grant}`)).toBeGreaterThan(5900);
+    expect(await mock.ttl(`${prefix}grant:{${grant}}`)).toBeGreaterThan(5900);
     await adapters('AccessToken').revokeByGrantId(grant);
     expect(await adapters('RefreshToken').find('m-rt')).toBeUndefined();
-    expect(await mock.exists(`${prefix}grant:${grant}`)).toBe(0);
+    expect(await mock.exists(`${prefix}grant:{${grant}}`)).toBe(0);
   });
 });

@@ -23,7 +23,7 @@ describe.each([
 
   it('keeps events per session, oldest first, in the session uid hash beside the session id', async () => {
     const uid = randomUUID();
-    const hash = `${prefix}oidc:session-uid:${uid}`;
+    const hash = `${prefix}oidc:session-uid:{${uid}}`;
     await redis.hset(hash, 'i', 'the-session-id'); // as the oidc adapter writes it
     await redis.expire(hash, 300);
     await store.append(uid, 'alice', [ev(20, 'totp')]);
@@ -34,7 +34,7 @@ describe.each([
     expect(await redis.ttl(hash)).toBeLessThanOrEqual(300);
     const fresh = randomUUID();
     await store.append(fresh, 'alice', [ev(1)]);
-    expect(await redis.ttl(`${prefix}oidc:session-uid:${fresh}`)).toBeGreaterThan(500);
+    expect(await redis.ttl(`${prefix}oidc:session-uid:{${fresh}}`)).toBeGreaterThan(500);
   });
 
   it("reads events for their own account only; another account's events replace them", async () => {
@@ -61,7 +61,7 @@ describe.each([
     const uid = randomUUID();
     const webauthn = (at: number): StoredFactorEvent => ({ factor: 'webauthn', credentialId: randomUUID(), at: 1_800_000_000 + at, amr: [], userVerified: true, backupEligible: true, attested: false });
     await store.append(uid, randomUUID(), Array.from({ length: 16 }, (_, i) => webauthn(i)));
-    expect(await redis.object('ENCODING', `${prefix}oidc:session-uid:${uid}`)).toBe('listpack');
+    expect(await redis.object('ENCODING', `${prefix}oidc:session-uid:{${uid}}`)).toBe('listpack');
   });
 
   it('counts a repeated verification once, and clear() removes everything', async () => {

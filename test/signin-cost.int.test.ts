@@ -11,6 +11,9 @@ import { startServer, type RunningServer } from './support/server.js';
  * change that brings back repeated reads fails here. The bounds are the counts measured when the
  * repeated reads were removed (30 commands since a success with no failures counted sends no DEL); the
  * figures before were 8 HTTP requests, 23 queries and 42 commands.
+ * Issue #18 raised the command bounds (main then: 31 -> 41, 38 -> 50): for Redis Cluster a change spanning
+ * entities (a session and its uid and account indexes, a token and its grant's set) is one script per
+ * entity's slot instead of one script over all (src/store/redis/oidc-adapter.ts).
  */
 const iso = newIsolation();
 let server: RunningServer;
@@ -94,8 +97,10 @@ describe('the cost of a sign-in (issue #6)', () => {
     // the account alone: oidc-provider's findAccount at the token endpoint (at the resume it comes with the factors)
     expect(c.queries.filter((q) => /from "accounts" where "id"/.test(q)).length).toBeLessThanOrEqual(1);
     expect(c.queries.length).toBeLessThanOrEqual(11);
-    // 30 before issue #15; +1: the session's browser and network for the admin's session list (TOUCH_SESSION)
-    expect(c.commands.length).toBeLessThanOrEqual(31);
+    // 30 before issues #15 and #18; +1: the session's browser and network for the admin's session list
+    // (TOUCH_SESSION); the rest: Redis Cluster (issue #18) puts each entity under its own hash tag, so a
+    // change that spans a record and its indexes is several one-slot scripts instead of one
+    expect(c.commands.length).toBeLessThanOrEqual(41);
     // authorize, login page, password, TOTP page, TOTP (finishes the login), resume, token
     expect(c.requests).toBe(7);
   });
@@ -120,7 +125,7 @@ describe('the cost of a sign-in (issue #6)', () => {
     // the account with its factors once in each request that decides (at authorize and resume also for findAccount)
     expect(c.queries.filter((q) => q.includes('as active_factors')).length).toBeLessThanOrEqual(4);
     expect(c.queries.length).toBeLessThanOrEqual(10);
-    // 37 before issue #15; +1: the session's browser and network for the admin's session list (TOUCH_SESSION)
-    expect(c.commands.length).toBeLessThanOrEqual(38);
+    // 37 before issues #15 and #18 (see above)
+    expect(c.commands.length).toBeLessThanOrEqual(50);
   });
 });

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/client.js';
 import type { Audit } from '../audit/audit.js';
 import { hashPassword, passwordPolicyError } from '../factors/password/password.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
@@ -33,7 +33,7 @@ export interface PasswordResetDeps {
   sendNotice: SendNotice;
   /** links are sent only when email delivery is configured (SMTP_URL) */
   resetByEmail: boolean;
-  redis: Redis;
+  redis: RedisClient;
   redisKeyPrefix: string;
   logger: Logger;
   now: () => number;

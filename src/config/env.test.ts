@@ -6,8 +6,9 @@ const good = { COOKIE_KEYS: 'k'.repeat(32), ENCRYPTION_KEY: 'ab'.repeat(32), DAT
 describe('configuration (SPEC §6)', () => {
   it('has the documented defaults', () => {
     const c = loadConfig(good);
-    expect(c).toMatchObject({ issuer: 'http://localhost:3000', port: 3000, databaseUrl: undefined, redisUrl: undefined, trustProxy: false, logLevel: 'info' });
+    expect(c).toMatchObject({ issuer: 'http://localhost:3000', port: 3000, databaseUrl: undefined, trustProxy: false, logLevel: 'info' });
     expect(c.cookieKeys).toEqual(['k'.repeat(32)]);
+    expect(c.redis).toEqual({ tls: false });
   });
 
   it('without ISSUER the issuer follows PORT (issue #15), so printed links and discovery agree', () => {
@@ -16,7 +17,7 @@ describe('configuration (SPEC §6)', () => {
   });
 
   it('production refuses to start without the required variables and names them', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: 'k'.repeat(32) })).toThrow(/DATABASE_URL, REDIS_URL, ENCRYPTION_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'production', COOKIE_KEYS: 'k'.repeat(32) })).toThrow(/DATABASE_URL, REDIS_URL \(or REDIS_SENTINELS or REDIS_CLUSTER_NODES\), ENCRYPTION_KEY/);
   });
 
   it.each([
@@ -30,6 +31,27 @@ describe('configuration (SPEC §6)', () => {
     ['RESOURCE_SIGNING_ALGS (resource)', { RESOURCE_SIGNING_ALGS: 'api=ES256' }, /RESOURCE_SIGNING_ALGS: "api" is not an absolute URL/],
   ])('a bad %s fails with a message naming it', (_name, env, message) => {
     expect(() => loadConfig({ ...good, ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...good, ...env })).toThrow(message);
+  });
+
+  it('reads a Sentinel and a Cluster location (issue #18)', () => {
+    const sentinel = loadConfig({ ...good, REDIS_SENTINELS: 'redis-a:26379, [::1]:26380', REDIS_SENTINEL_NAME: 'stepup', REDIS_SENTINEL_PASSWORD: 's', REDIS_PASSWORD: 'p' });
+    expect(sentinel.redis).toMatchObject({ sentinels: [{ host: 'redis-a', port: 26379 }, { host: '::1', port: 26380 }], sentinelName: 'stepup', sentinelPassword: 's', password: 'p' });
+    const cluster = loadConfig({ ...good, REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000', REDIS_TLS: 'true' });
+    expect(cluster.redis).toMatchObject({ clusterNodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }], tls: true });
+    // production accepts any of the three locations
+    expect(() => loadConfig({ ...good, NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y', REDIS_CLUSTER_NODES: 'r:7000' })).not.toThrow();
+  });
+
+  it.each([
+    [{ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r:7000' }, /one of REDIS_URL, REDIS_CLUSTER_NODES/],
+    [{ REDIS_SENTINELS: 'r:26379' }, /REDIS_SENTINEL_NAME/],
+    [{ REDIS_CLUSTER_NODES: 'r' }, /REDIS_CLUSTER_NODES: "r" is not host:port/],
+    [{ REDIS_SENTINELS: 'r:99999', REDIS_SENTINEL_NAME: 'm' }, /REDIS_SENTINELS/],
+    [{ REDIS_URL: 'http://r' }, /REDIS_URL: must be a redis/],
+    [{ REDIS_KEY_PREFIX: '{stepup}:' }, /REDIS_KEY_PREFIX: must not contain/],
+    [{ REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' }, /REDIS_TLS_CA_FILE: no such file/],
+  ])('a bad Redis location %o fails with a message naming it', (env, message) => {
     expect(() => loadConfig({ ...good, ...env })).toThrow(message);
   });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../oidc/signing-keys.js';
+import type { HostPort, RedisConnection } from '../store/redis/client.js';
 
 /**
  * Configuration from the environment (SPEC §6). Parsed once, validated, frozen.
@@ -35,6 +36,8 @@ export function parseResourceSigningAlgs(value: string | undefined): { algs?: Re
 }
 
 const PRODUCTION_REQUIRED = ['DATABASE_URL', 'REDIS_URL', 'COOKIE_KEYS', 'ENCRYPTION_KEY'] as const;
+/** Any one of these names the Redis a production server needs (REDIS_URL in PRODUCTION_REQUIRED stands for them). */
+const REDIS_LOCATIONS = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const;
 const MIN_COOKIE_KEY_LENGTH = 32;
 
 const envSchema = z.object({
@@ -54,8 +57,31 @@ const envSchema = z.object({
     }, 'must be an absolute http(s) URL without query or fragment'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATABASE_URL: z.string().min(1).optional(),
-  REDIS_URL: z.string().min(1).optional(),
-  REDIS_KEY_PREFIX: z.string().min(1).default('stepup:'),
+  REDIS_URL: z
+    .string()
+    .min(1)
+    .optional()
+    .refine((v) => v === undefined || /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// (TLS) URL'),
+  REDIS_SENTINELS: z.string().min(1).optional().transform((v, ctx) => (v === undefined ? undefined : hostPorts(v, ctx))),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: z.string().min(1).optional().transform((v, ctx) => (v === undefined ? undefined : hostPorts(v, ctx))),
+  REDIS_TLS: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+  REDIS_TLS_CA_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .refine((v) => v === undefined || existsSync(v), 'no such file'),
+  // stepup puts the Redis Cluster hash tags ({…}) in its keys itself; a brace in the prefix would move them
+  REDIS_KEY_PREFIX: z
+    .string()
+    .min(1)
+    .default('stepup:')
+    .refine((v) => !/[{}]/.test(v), 'must not contain { or } (stepup sets the Redis Cluster hash tags itself)'),
   COOKIE_KEYS: z
     .string()
     .optional()
@@ -84,14 +110,30 @@ const envSchema = z.object({
     }),
 });
 
+/** `host:port,host:port` (IPv6 as `[::1]:26379`). */
+function hostPorts(value: string, ctx: z.RefinementCtx): HostPort[] {
+  const out: HostPort[] = [];
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
+      return [];
+    }
+    out.push({ host: (m[1] ?? m[2])!, port });
+  }
+  if (out.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+  return out;
+}
+
 export interface Config {
   production: boolean;
   issuer: string;
   port: number;
   /** undefined: embedded Postgres (PGlite) under dataDir */
   databaseUrl?: string;
-  /** undefined: in-process store (single instance only) */
-  redisUrl?: string;
+  /** nothing set: in-process store (single instance only) */
+  redis: RedisConnection;
   redisKeyPrefix: string;
   cookieKeys: string[];
   encryptionKey: Buffer;
@@ -130,11 +172,16 @@ function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const production = env.NODE_ENV === 'production';
   if (production) {
-    const missing = PRODUCTION_REQUIRED.filter((name) => !env[name]);
+    const missing = PRODUCTION_REQUIRED.filter((name) => (name === 'REDIS_URL' ? !REDIS_LOCATIONS.some((n) => env[n]) : !env[name])).map((name) =>
+      name === 'REDIS_URL' ? 'REDIS_URL (or REDIS_SENTINELS or REDIS_CLUSTER_NODES)' : name,
+    );
     if (missing.length > 0) {
       throw new ConfigError(`NODE_ENV=production requires ${missing.join(", ")} to be set`);
     }
   }
+  const locations = REDIS_LOCATIONS.filter((n) => env[n]);
+  if (locations.length > 1) throw new ConfigError(`invalid configuration: set one of ${locations.join(', ')}, not several`);
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) throw new ConfigError('invalid configuration: REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master group the sentinels monitor)');
   const result = envSchema.safeParse(env);
   if (!result.success) {
     const messages = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -149,7 +196,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis: {
+      url: e.REDIS_URL,
+      sentinels: e.REDIS_SENTINELS,
+      sentinelName: e.REDIS_SENTINEL_NAME,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+      password: e.REDIS_PASSWORD,
+      clusterNodes: e.REDIS_CLUSTER_NODES,
+      tls: e.REDIS_TLS,
+      tlsCaFile: e.REDIS_TLS_CA_FILE,
+    },
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     cookieKeys: e.COOKIE_KEYS ? e.COOKIE_KEYS.split(',').map((k) => k.trim()) : dev!.cookieKeys,
     encryptionKey: Buffer.from(e.ENCRYPTION_KEY ?? dev!.encryptionKey, 'hex'),

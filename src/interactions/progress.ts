@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/client.js';
 import type { StoredFactorEvent } from '../store/redis/session-events.js';
 
 /**
@@ -17,7 +17,7 @@ export interface InteractionProgress {
   newPasswordRequired?: boolean;
 }
 
-export function createProgressStore(redis: Redis, prefix: string) {
+export function createProgressStore(redis: RedisClient, prefix: string) {
   const key = (uid: string) => `${prefix}ix:${uid}`;
   return {
     async get(uid: string): Promise<InteractionProgress | undefined> {

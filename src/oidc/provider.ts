@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/client.js';
 import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC, type interactionPolicy } from 'oidc-provider';
 import type { Views } from '../http/render.js';
 import { acrClaimRequestProblem } from '../stepup/requirement.js';
@@ -36,7 +36,7 @@ export const TTL = {
 
 export interface ProviderDeps {
   issuer: string;
-  redis: Redis;
+  redis: RedisClient;
   redisKeyPrefix: string;
   /** the account for the protocol (memoized per request: the context is the scope) */
   findAccount: AccountReads['account'];

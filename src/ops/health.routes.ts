@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/client.js';
 import type { Db } from '../store/db.js';
 
 const READINESS_TIMEOUT_MS = 2_000;
@@ -9,7 +9,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** /healthz: the process is up. /readyz: Postgres and Redis answer (SPEC §5 operations). */
-export function createHealthRouter(db: Db, redis: Redis): Router {
+export function createHealthRouter(db: Db, redis: RedisClient): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');

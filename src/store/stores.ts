@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.js';
 import { createAudit, type Audit } from '../audit/audit.js';
 import type { Config } from '../config/env.js';
 import { createSealer } from '../crypto/encryption.js';
@@ -16,7 +16,7 @@ import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo
 
 export interface Stores {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   accounts: AccountsRepo;
   clients: ClientsRepo;
   signingKeys: SigningKeysRepo;
@@ -33,13 +33,13 @@ export async function openStores(config: Config, logger: Logger, schema?: string
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
   const db = createDb({ url: config.databaseUrl ?? embedded!.url, schema, poolMax: embedded ? 4 : 10 });
   try {
-    await migrateLatest(db, schema);
+    await migrateLatest(db, schema, { singleInstance: Boolean(embedded) });
   } catch (err) {
     await db.destroy();
     await embedded?.stop();
     throw err;
   }
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redis);
   redis.on?.('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error'));
   const sealer = createSealer(config.encryptionKey);
   const auditRepo = createAuditRepo(db);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,6 +12,7 @@ import { freePort } from './process.js';
  * people) use. Both are removed on stop(), and also when the test process exits abruptly.
  */
 const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli';
 /** PG_BIN, else the newest Debian/Ubuntu install under /usr/lib/postgresql (initdb and pg_ctl are not on PATH there) */
 const PG_BIN =
   process.env.PG_BIN ??
@@ -199,4 +200,251 @@ export async function startDisposablePostgres(): Promise<DisposablePostgres> {
       forget();
     },
   };
+}
+
+/** One redis-server process (data node or sentinel) of a disposable topology. */
+interface RedisNode {
+  port: number;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** for the exit hook: no waiting */
+  killNow(): void;
+}
+
+async function spawnRedisNode(dir: string, name: string, args: string[], opts: { sentinel?: boolean } = {}): Promise<RedisNode> {
+  const port = await freePort();
+  const log = join(dir, `${name}.log`);
+  let child: ChildProcess;
+  if (opts.sentinel) {
+    // a sentinel rewrites its configuration file: each one gets its own
+    const conf = join(dir, `${name}.conf`);
+    writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `logfile ${log}`, ...args].join('\n') + '\n');
+    child = spawn(REDIS_SERVER, [conf, '--sentinel'], { stdio: 'ignore' });
+  } else {
+    const nodeDir = join(dir, name);
+    mkdirSync(nodeDir);
+    child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--logfile', log, ...args], { stdio: 'ignore' });
+  }
+  await until(`redis ${name}`, async () => {
+    if (child.exitCode !== null) throw new Error(`redis ${name} exited (${child.exitCode}), see ${log}`);
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } finally {
+      probe.disconnect();
+    }
+  });
+  return {
+    port,
+    killNow: () => child.kill('SIGKILL'),
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Sends one command to one node (a plain connection, no cluster or sentinel logic). */
+export async function redisCommand(port: number, ...args: string[]): Promise<unknown> {
+  const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: true });
+  c.on('error', () => undefined);
+  try {
+    return await c.call(args[0]!, ...args.slice(1));
+  } finally {
+    c.disconnect();
+  }
+}
+
+export interface DisposableRedisCluster {
+  /** `host:port,…` as REDIS_CLUSTER_NODES takes it */
+  nodes: string;
+  ports: number[];
+  dispose(): Promise<void>;
+}
+
+/** A Redis Cluster of `masters` masters, no replicas, on free loopback ports (issue #18). */
+export async function startDisposableRedisCluster(masters = 3): Promise<DisposableRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'stepup-fault-redis-cluster-'));
+  const nodes: RedisNode[] = [];
+  const forget = onExit(() => {
+    for (const n of nodes) n.killNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const dispose = async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    forget();
+  };
+  try {
+    for (let i = 0; i < masters; i++) nodes.push(await spawnRedisNode(dir, `node-${i}`, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']));
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    const created = spawnSync(REDIS_CLI, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
+    // every node must see every slot served before a client is pointed at it
+    await until('redis cluster', async () => {
+      const infos = await Promise.all(nodes.map((n) => redisCommand(n.port, 'CLUSTER', 'INFO')));
+      return infos.every((info) => String(info).includes('cluster_state:ok'));
+    });
+    return { nodes: addresses.join(','), ports: nodes.map((n) => n.port), dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+export interface DisposableSentinelGroup {
+  /** `host:port,…` as REDIS_SENTINELS takes it */
+  sentinels: string;
+  name: string;
+  masterPort: number;
+  replicaPort: number;
+  /** SIGKILL of the current master: no shutdown, no last write (a crashed machine) */
+  killMaster(): Promise<void>;
+  /** the port the sentinels name as master now */
+  currentMasterPort(): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * One master, one replica and three sentinels (quorum 2) on free loopback ports (issue #18). The
+ * master is declared down after 1 s without an answer, so a failover takes a few seconds.
+ */
+export async function startDisposableSentinelGroup(name = 'stepup'): Promise<DisposableSentinelGroup> {
+  const dir = mkdtempSync(join(tmpdir(), 'stepup-fault-redis-sentinel-'));
+  const nodes: RedisNode[] = [];
+  const forget = onExit(() => {
+    for (const n of nodes) n.killNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const dispose = async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    forget();
+  };
+  try {
+    const master = await spawnRedisNode(dir, 'master', []);
+    const replica = await spawnRedisNode(dir, 'replica', ['--replicaof', '127.0.0.1', String(master.port)]);
+    nodes.push(master, replica);
+    await until('replica in sync', async () => String(await redisCommand(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
+    const sentinels: RedisNode[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sentinel = await spawnRedisNode(
+        dir,
+        `sentinel-${i}`,
+        [`sentinel monitor ${name} 127.0.0.1 ${master.port} 2`, `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 10000`, `sentinel parallel-syncs ${name} 1`],
+        { sentinel: true },
+      );
+      sentinels.push(sentinel);
+      nodes.push(sentinel);
+    }
+    // the sentinels have found each other and the replica (else a failover could not be agreed)
+    await until('sentinels', async () => {
+      const views = (await Promise.all(sentinels.map((s) => redisCommand(s.port, 'SENTINEL', 'MASTER', name)))) as string[][];
+      return views.every((v) => Number(v[v.indexOf('num-other-sentinels') + 1]) === 2 && Number(v[v.indexOf('num-slaves') + 1]) === 1);
+    });
+    const currentMasterPort = async () => Number(((await redisCommand(sentinels[0]!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
+    return {
+      sentinels: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+      name,
+      masterPort: master.port,
+      replicaPort: replica.port,
+      async killMaster() {
+        const port = await currentMasterPort();
+        await nodes.find((n) => n.port === port)!.kill('SIGKILL');
+      },
+      currentMasterPort,
+      dispose,
+    };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+const PGBOUNCER = process.env.PGBOUNCER ?? '/usr/sbin/pgbouncer';
+
+export interface DisposablePgBouncer {
+  /** postgres:// URL of the pooled database */
+  url: string;
+  port: number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * PgBouncer (Debian's package) in transaction mode on a free loopback port, in front of `target`
+ * (issue #18). A small server pool (default 2 server connections) so that a client's statements
+ * really land on different server connections: anything that kept session state across statements
+ * (SET, a session advisory lock, a named prepared statement) would break. It refuses to run as root,
+ * so as root it runs as the postgres OS user, like the disposable Postgres.
+ */
+export async function startDisposablePgBouncer(target: { host: string; port: number; database: string; user?: string }, opts: { poolSize?: number } = {}): Promise<DisposablePgBouncer> {
+  if (!existsSync(PGBOUNCER)) throw new Error(`${PGBOUNCER} not found: install Debian's pgbouncer (apt-get install pgbouncer; .ci/run does)`);
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'stepup-pgbouncer-'));
+  const user = target.user ?? 'postgres';
+  writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`);
+  writeFileSync(
+    join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `stepup = host=${target.host} port=${target.port} dbname=${target.database} user=${user}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${join(dir, 'userlist.txt')}`,
+      'pool_mode = transaction',
+      `default_pool_size = ${opts.poolSize ?? 2}`,
+      'max_client_conn = 200',
+      `logfile = ${join(dir, 'pgbouncer.log')}`,
+      `pidfile = ${join(dir, 'pgbouncer.pid')}`,
+      '',
+    ].join('\n'),
+  );
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    for (const f of ['', 'userlist.txt', 'pgbouncer.ini']) chownSync(join(dir, f), uid, gid);
+  }
+  // setpriv execs pgbouncer itself (no parent in between), so a signal to the child reaches pgbouncer
+  const [cmd, argv] = asRoot ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', PGBOUNCER, join(dir, 'pgbouncer.ini')]] : [PGBOUNCER, [join(dir, 'pgbouncer.ini')]];
+  const child = spawn(cmd as string, argv as string[], { stdio: 'ignore' });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  const forget = onExit(() => {
+    kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `postgres://${user}@127.0.0.1:${port}/stepup`;
+  const dispose = async () => {
+    const exited = child.exitCode === null && child.signalCode === null ? new Promise((r) => child.once('exit', r)) : Promise.resolve();
+    kill();
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    forget();
+  };
+  try {
+    await until('pgbouncer', async () => {
+      if (child.exitCode !== null) throw new Error(`pgbouncer exited (${child.exitCode}), see ${dir}/pgbouncer.log`);
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('select 1');
+        return true;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    });
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return { url, port, dispose };
 }

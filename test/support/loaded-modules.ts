@@ -18,10 +18,10 @@ const ioredisMockLoaded = () => requireCache().some((k) => k.includes('/ioredis-
 const report: Record<string, boolean> = {};
 await import('../../src/app.js');
 const { createRedis } = await import('../../src/store/redis/client.js');
-createRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379').disconnect();
+createRedis({ url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' }).disconnect();
 report.ioredisMockLoadedWithRedisUrl = ioredisMockLoaded();
 // the controls: the embedded default does load them (so the checks above can see a load)
-createRedis(undefined).disconnect();
+createRedis({}).disconnect();
 report.ioredisMockLoadedWithoutRedisUrl = ioredisMockLoaded();
 report.pgliteRefusedByHook = await import('@electric-sql/pglite').then(
   () => false,

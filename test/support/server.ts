@@ -16,14 +16,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger; sendNotice?: SendNotice } = {}): Promise<RunningServer> {
+/**
+ * @param opts.schema null: no schema of the run's own (a database of its own instead, e.g. behind
+ *   PgBouncer, which cannot keep a search_path set per connection)
+ */
+export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger; sendNotice?: SendNotice; schema?: null } = {}): Promise<RunningServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://localhost:${port}`;
   const clock = { offset: 0 };
   const app = await createApp(testConfig(iso, issuer, env), {
-    schema: iso.schema,
+    schema: opts.schema === null ? undefined : iso.schema,
     logger: opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     now: () => Math.floor(Date.now() / 1000) + clock.offset,
     sendNotice: opts.sendNotice,

@@ -1,5 +1,7 @@
-import type { Redis } from 'ioredis';
-import { decodeSessionRecord, oidcKeys, SESSION_ID_FIELD } from './oidc-adapter.js';
+import type { RedisClient } from './client.js';
+import { deleteEach, getEach } from './hash-tags.js';
+import { decodeSessionRecord, oidcKeys, REVOKED_GRANT_MARKER_SECONDS, revokedAtNow, SESSION_ID_FIELD } from './oidc-adapter.js';
+import { defineScript, runScript } from './scripts.js';
 
 /**
  * Ends every oidc-provider session of an account and revokes every grant it gave (with the grant go
@@ -7,100 +9,63 @@ import { decodeSessionRecord, oidcKeys, SESSION_ID_FIELD } from './oidc-adapter.
  * Used by the admin (revoke sessions, remove or reset factors, disable) and by /account (SPEC §4:
  * removing a factor revokes the user's *other* sessions: `exceptSessionUid`).
  *
- * One Lua script over the account's index (see oidc-adapter.ts), so a token rotated for one of the
- * grants while this runs cannot survive it. Members are checked against the record's own account (a
- * session's second line, a grant's `accountId` field): an index entry can never end another account's
- * session. An ended session's uid hash goes with it: its `i` field and its factor events.
- *
- * KEYS[1] account set. ARGV: oidc prefix, account id, session uid to keep ('' = none), then the record
- * keys of the grants to keep (those of the kept session).
+ * The account's index (see oidc-adapter.ts) names records of many slots, so this is one script per
+ * member, each on its member's own tag (issue #18: Redis Cluster), then the clean-up of what the member
+ * pointed at. Members are checked against the record's own account (a session's second line, a grant's
+ * `accountId` field): an index entry can never end another account's session. A member leaves the
+ * index only after its record is gone, so an interrupted revocation can simply be run again.
+ * A token rotated for one of the grants while this runs cannot survive it: the grant's revocation
+ * marker refuses it (oidc-adapter.ts ADMIT_TO_GRANT), and its Grant record is already gone, which
+ * oidc-provider checks at every use.
  */
-const REVOKE_ACCOUNT = `
-local prefix, accountId, exceptUid = ARGV[1], ARGV[2], ARGV[3]
-local keep = {}
-for i = 4, #ARGV do keep[ARGV[i]] = true end
-local function str(v) if type(v) == 'string' and v ~= '' then return v end return nil end
-local sessionPrefix = prefix .. 'session:'
-local grantPrefix = prefix .. 'Grant:'
-local members = redis.call('SMEMBERS', KEYS[1])
-local sessions, grants = 0, 0
-for i = 1, #members do
-  local m = members[i]
-  if string.sub(m, 1, #sessionPrefix) == sessionPrefix then
-    -- a Session STRING: its uid line, its account line, then the payload
-    local stored = str(redis.call('GET', m))
-    local uid, owner = nil, nil
-    if stored then
-      local a = string.find(stored, '\\n', 1, true)
-      local b = a and string.find(stored, '\\n', a + 1, true)
-      if b then uid, owner = str(string.sub(stored, 1, a - 1)), str(string.sub(stored, a + 1, b - 1)) end
-    end
-    if owner ~= nil and owner ~= accountId then
-      redis.call('SREM', KEYS[1], m)
-    elseif not keep[m] and not (uid and uid == exceptUid) then
-      if owner then sessions = sessions + 1 end
-      redis.call('DEL', m)
-      if uid then redis.call('DEL', prefix .. 'session-uid:' .. uid) end
-      redis.call('SREM', KEYS[1], m)
-    end
-  elseif string.sub(m, 1, #grantPrefix) == grantPrefix then
-    local owner = str(redis.call('HGET', m, 'accountId'))
-    if owner ~= nil and owner ~= accountId then
-      redis.call('SREM', KEYS[1], m)
-    elseif not keep[m] then
-      local set = prefix .. 'grant:' .. string.sub(m, #grantPrefix + 1)
-      local tokens = redis.call('SMEMBERS', set)
-      for j = 1, #tokens do redis.call('DEL', tokens[j]) end
-      redis.call('DEL', set)
-      if owner then grants = grants + 1 end
-      redis.call('DEL', m)
-      redis.call('SREM', KEYS[1], m)
-    end
-  else
-    -- e.g. a session stored before the STRING layout: oidc-provider no longer reads it
-    redis.call('SREM', KEYS[1], m)
-  end
-end
-return {sessions, grants}
-`;
 
-/**
- * Ends one session of an account (issue #15: the admin's "end this session") and revokes the grants it
- * gave. KEYS[1] account set. ARGV: oidc prefix, account id, session record key, then the grant record
- * keys of that session. The session must be the account's own (its second line), or nothing happens.
+/*
+ * Tag: the session. KEYS[1] the session STRING (its uid line, its account line, then the payload);
+ * ARGV: account id, session uid to keep ('' = none).
+ * {'foreign'} another account's; {'kept'} the kept one; {'ended', uid, counted} ended ('0' when the
+ * record was already gone or named no account).
  */
-const END_SESSION = `
-local prefix, accountId, sessionKey = ARGV[1], ARGV[2], ARGV[3]
-local stored = redis.call('GET', sessionKey)
-if not stored then return 0 end
-local a = string.find(stored, '\\n', 1, true)
-local b = a and string.find(stored, '\\n', a + 1, true)
-if not b then return 0 end
-local uid, owner = string.sub(stored, 1, a - 1), string.sub(stored, a + 1, b - 1)
-if owner ~= accountId then return 0 end
-redis.call('DEL', sessionKey)
-if uid ~= '' then redis.call('DEL', prefix .. 'session-uid:' .. uid) end
-redis.call('SREM', KEYS[1], sessionKey)
-local grantPrefix = prefix .. 'Grant:'
-for i = 4, #ARGV do
-  local m = ARGV[i]
-  if redis.call('HGET', m, 'accountId') == accountId then
-    local set = prefix .. 'grant:' .. string.sub(m, #grantPrefix + 1)
-    local tokens = redis.call('SMEMBERS', set)
-    for j = 1, #tokens do redis.call('DEL', tokens[j]) end
-    redis.call('DEL', set)
-    redis.call('DEL', m)
-    redis.call('SREM', KEYS[1], m)
-  end
+const END_SESSION = defineScript(`
+local function str(v) if type(v) == 'string' and v ~= '' then return v end return nil end
+local stored = str(redis.call('GET', KEYS[1]))
+local uid, owner = nil, nil
+if stored then
+  local a = string.find(stored, '\\n', 1, true)
+  local b = a and string.find(stored, '\\n', a + 1, true)
+  if b then uid, owner = str(string.sub(stored, 1, a - 1)), str(string.sub(stored, a + 1, b - 1)) end
 end
-return 1
-`;
+if owner ~= nil and owner ~= ARGV[1] then return {'foreign'} end
+if uid and uid == ARGV[2] then return {'kept'} end
+redis.call('DEL', KEYS[1])
+local counted = '0'
+if owner then counted = '1' end
+return {'ended', uid or '', counted}
+`);
+
+/*
+ * Tag: the grant. The Grant record, its token set and revocation marker in one script (oidc-adapter.ts
+ * REVOKE). KEYS[1] Grant record, KEYS[2] grant set, KEYS[3] marker; ARGV: account id, marker seconds,
+ * revokedAt. {'foreign'}, or {'revoked', counted, {token keys…}}.
+ */
+const END_GRANT = defineScript(`
+local owner = redis.call('HGET', KEYS[1], 'accountId')
+if type(owner) ~= 'string' or owner == '' then owner = nil end
+if owner ~= nil and owner ~= ARGV[1] then return {'foreign'} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', tonumber(ARGV[2]))
+local members = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[2])
+local counted = '0'
+if owner then counted = '1' end
+return {'revoked', counted, members}
+`);
 
 /** Keeps the device a session was last used from, only while the session's uid hash exists (its TTL is the session's). */
-const TOUCH_SESSION = `
+/* Tag: the uid. KEYS[1] the session's uid hash; ARGV[1] the device JSON. */
+const TOUCH_SESSION = defineScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'd', ARGV[1]) end
 return 1
-`;
+`);
 
 /** Field of the session-uid HASH with the device a session was last used from (issue #15). */
 export const SESSION_DEVICE_FIELD = 'd';
@@ -132,62 +97,91 @@ export interface RevokeResult {
  * @param prefix the deployment's key prefix (REDIS_KEY_PREFIX); oidc-provider's records live under
  *   `${prefix}oidc:`, and session factor events in the session's uid hash there (session-events.ts)
  */
-export function createAccountSessions(redis: Redis, prefix: string) {
-  const oidcPrefix = `${prefix}oidc:`;
-  const keys = oidcKeys(oidcPrefix);
+export function createAccountSessions(redis: RedisClient, prefix: string) {
+  const keys = oidcKeys(`${prefix}oidc:`);
+  const script = <T>(s: typeof END_SESSION, ...args: [number, ...string[]]) => runScript(redis, s, ...args) as Promise<T>;
+
+  /** The record keys of the grants the kept session gave: its relying parties keep their refresh tokens. */
+  async function grantsOf(sessionUid: string): Promise<Set<string>> {
+    const sessionId = await redis.hget(keys.sessionUid(sessionUid), SESSION_ID_FIELD);
+    const stored = sessionId ? await redis.get(keys.record('Session', sessionId)) : null;
+    const record = stored ? decodeSessionRecord(stored) : undefined;
+    const authorizations = record ? ((JSON.parse(record.json) as { authorizations?: Record<string, { grantId?: string }> }).authorizations ?? {}) : {};
+    return new Set(Object.values(authorizations).flatMap((a) => (a?.grantId ? [keys.record('Grant', a.grantId)] : [])));
+  }
+
+  /** Ends one member of the account's index; true when it counts (a record of this account was ended). */
+  async function endMember(member: string, accountId: string, exceptUid: string, keep: Set<string>): Promise<{ kind: 'session' | 'grant' | 'other'; counted: boolean; leaves: boolean }> {
+    if (member.startsWith(keys.sessionRecordPrefix)) {
+      const [outcome, uid, counted] = await script<[string, string?, string?]>(END_SESSION, 1, member, accountId, exceptUid);
+      if (outcome === 'kept') return { kind: 'session', counted: false, leaves: false };
+      // an ended session's uid hash goes with it: its `i` field and its factor events
+      if (outcome === 'ended' && uid) await redis.del(keys.sessionUid(uid));
+      return { kind: 'session', counted: outcome === 'ended' && counted === '1', leaves: true };
+    }
+    if (member.startsWith(keys.grantRecordPrefix)) {
+      if (keep.has(member)) return { kind: 'grant', counted: false, leaves: false };
+      const tag = member.slice(keys.grantRecordPrefix.length); // `{grantId}`, escaped as in the record key
+      const grantSet = `${prefix}oidc:grant:${tag}`;
+      const [outcome, counted, tokens] = await script<[string, string?, string[]?]>(END_GRANT, 3, member, grantSet, `${grantSet}:revoked`, accountId, String(REVOKED_GRANT_MARKER_SECONDS), revokedAtNow());
+      if (outcome === 'revoked') await deleteEach(redis, tokens ?? []);
+      return { kind: 'grant', counted: outcome === 'revoked' && counted === '1', leaves: true };
+    }
+    // e.g. a session stored before the current layout: oidc-provider no longer reads it
+    return { kind: 'other', counted: false, leaves: true };
+  }
+
   return {
     async revokeAccountSessions(accountId: string, opts: { exceptSessionUid?: string } = {}): Promise<RevokeResult> {
-      const keepGrants: string[] = [];
-      if (opts.exceptSessionUid) {
-        // the kept session's own grants stay: its relying parties keep their refresh tokens
-        const sessionId = await redis.hget(keys.sessionUid(opts.exceptSessionUid), SESSION_ID_FIELD);
-        const stored = sessionId ? await redis.get(keys.record('Session', sessionId)) : null;
-        const record = stored ? decodeSessionRecord(stored) : undefined;
-        const authorizations = record ? ((JSON.parse(record.json) as { authorizations?: Record<string, { grantId?: string }> }).authorizations ?? {}) : {};
-        for (const a of Object.values(authorizations)) if (a?.grantId) keepGrants.push(keys.record('Grant', a.grantId));
-      }
-      const [sessions, grants] = (await redis.eval(
-        REVOKE_ACCOUNT,
-        1,
-        keys.account(accountId),
-        oidcPrefix,
-        accountId,
-        opts.exceptSessionUid ?? '',
-        ...keepGrants,
-      )) as [number, number];
-      return { sessions: Number(sessions), grants: Number(grants) };
+      const exceptUid = opts.exceptSessionUid ?? '';
+      const keep = exceptUid ? await grantsOf(exceptUid) : new Set<string>();
+      const index = keys.account(accountId);
+      const members = await redis.smembers(index);
+      const ended = await Promise.all(members.map((m) => endMember(m, accountId, exceptUid, keep)));
+      const leaving = members.filter((_, i) => ended[i]!.leaves);
+      if (leaving.length) await redis.srem(index, ...leaving);
+      return {
+        sessions: ended.filter((e) => e.kind === 'session' && e.counted).length,
+        grants: ended.filter((e) => e.kind === 'grant' && e.counted).length,
+      };
     },
 
     /** Records where a session was just used from (the authorization endpoint, for the admin's session list). */
     async touch(sessionUid: string, device: SessionDevice): Promise<void> {
       const value = JSON.stringify({ ...device, userAgent: device.userAgent.slice(0, MAX_USER_AGENT) });
-      await redis.eval(TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
+      await runScript(redis, TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
     },
 
     /** The account's live sessions, newest login first. */
     async list(accountId: string): Promise<ActiveSession[]> {
-      const sessionPrefix = `${oidcPrefix}session:`;
-      const members = (await redis.smembers(keys.account(accountId))).filter((m) => m.startsWith(sessionPrefix));
-      if (members.length === 0) return [];
-      const stored = await redis.mget(...members);
-      const sessions: ActiveSession[] = [];
-      for (const raw of stored) {
+      const members = (await redis.smembers(keys.account(accountId))).filter((m) => m.startsWith(keys.sessionRecordPrefix));
+      // the records are of many slots: one MGET on one server, a GET each on a Cluster
+      const stored = await getEach(redis, members);
+      const records = stored.flatMap((raw) => {
         const record = raw ? decodeSessionRecord(raw) : undefined;
-        if (!record || record.accountId !== accountId || !record.uid) continue;
-        const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
-        const device = await redis.hget(keys.sessionUid(record.uid), SESSION_DEVICE_FIELD);
-        sessions.push({
-          uid: record.uid,
-          loginAt: payload.loginTs,
-          expiresAt: payload.exp,
-          device: device ? (JSON.parse(device) as SessionDevice) : undefined,
-          clients: Object.keys(payload.authorizations ?? {}),
-        });
-      }
-      return sessions.sort((a, b) => (b.loginAt ?? 0) - (a.loginAt ?? 0));
+        return record && record.accountId === accountId && record.uid ? [record] : [];
+      });
+      const devices = await Promise.all(records.map((r) => redis.hget(keys.sessionUid(r.uid), SESSION_DEVICE_FIELD)));
+      return records
+        .map((record, i) => {
+          const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
+          const device = devices[i];
+          return {
+            uid: record.uid,
+            loginAt: payload.loginTs,
+            expiresAt: payload.exp,
+            device: device ? (JSON.parse(device) as SessionDevice) : undefined,
+            clients: Object.keys(payload.authorizations ?? {}),
+          };
+        })
+        .sort((a, b) => (b.loginAt ?? 0) - (a.loginAt ?? 0));
     },
 
-    /** Ends one session of the account (and the grants it gave); false when it is not the account's or is gone. */
+    /**
+     * Ends one session of the account (issue #15: the admin's "end this session") and revokes the grants
+     * it gave; false when it is not the account's or is gone. The session first, then each grant, each
+     * on its own slot, then the index entries (as revokeAccountSessions).
+     */
     async end(accountId: string, sessionUid: string): Promise<boolean> {
       const sessionId = await redis.hget(keys.sessionUid(sessionUid), SESSION_ID_FIELD);
       if (!sessionId) return false;
@@ -197,8 +191,12 @@ export function createAccountSessions(redis: Redis, prefix: string) {
       if (!record || record.accountId !== accountId) return false;
       const authorizations = (JSON.parse(record.json) as { authorizations?: Record<string, { grantId?: string }> }).authorizations ?? {};
       const grantKeys = Object.values(authorizations).flatMap((a) => (a?.grantId ? [keys.record('Grant', a.grantId)] : []));
-      const ended = await redis.eval(END_SESSION, 1, keys.account(accountId), oidcPrefix, accountId, sessionKey, ...grantKeys);
-      return Number(ended) === 1;
+      const ended = await endMember(sessionKey, accountId, '', new Set());
+      if (!ended.counted) return false;
+      const grants = await Promise.all(grantKeys.map((g) => endMember(g, accountId, '', new Set())));
+      const leaving = [sessionKey, ...grantKeys.filter((_, i) => grants[i]!.counted)];
+      await redis.srem(keys.account(accountId), ...leaving);
+      return true;
     },
   };
 }

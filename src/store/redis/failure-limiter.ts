@@ -1,9 +1,14 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
+import { deleteEach, getEach, hashTag } from './hash-tags.js';
 
 /**
  * Counts failed attempts at guessable inputs (passwords, codes) and locks temporarily (SPEC §3).
  * Counters live in Redis, so they survive a restarted login, parallel logins and several instances.
  * Keys are chosen by the caller: per account and factor, and per client IP.
+ *
+ * Layout: `${prefix}fail:{subject}` the consecutive failures, `${prefix}lock:{subject}` the lock. Tag:
+ * the subject, so RECORD_FAILURE's two keys share a Redis Cluster slot (issue #18); reads and deletes
+ * over several subjects go by slot (hash-tags.ts getEach, deleteEach).
  */
 export interface LimitRule {
   /** failures allowed before any lockout */
@@ -63,9 +68,9 @@ export interface FailureRecord {
   lockedForSeconds: number;
 }
 
-export function createFailureLimiter(redis: Redis, prefix: string) {
-  const counterKey = (subject: string) => `${prefix}fail:${subject}`;
-  const lockKey = (subject: string) => `${prefix}lock:${subject}`;
+export function createFailureLimiter(redis: RedisClient, prefix: string) {
+  const counterKey = (subject: string) => `${prefix}fail:${hashTag(subject)}`;
+  const lockKey = (subject: string) => `${prefix}lock:${hashTag(subject)}`;
 
   return {
     /** Rejects before the guess is even checked, so a locked subject learns nothing from trying. */
@@ -73,7 +78,7 @@ export function createFailureLimiter(redis: Redis, prefix: string) {
       if (subjects.length === 0) return { locked: false, retryAfterSeconds: 0, counting: [] };
       // one MGET answers the usual case (no lock), counters included so a success that has no run of
       // failures to end costs no command (issue #6); the wait is read only for the locks that exist
-      const values = await redis.mget(...subjects.map(lockKey), ...subjects.map(counterKey));
+      const values = await getEach(redis, [...subjects.map(lockKey), ...subjects.map(counterKey)]);
       const held = subjects.filter((_, i) => values[i] !== null);
       const counting = subjects.filter((_, i) => values[subjects.length + i] !== null);
       if (held.length === 0) return { locked: false, retryAfterSeconds: 0, counting };
@@ -102,7 +107,7 @@ export function createFailureLimiter(redis: Redis, prefix: string) {
     },
     /** A success ends the run of consecutive failures for that subject. */
     async reset(subjects: string[]): Promise<void> {
-      if (subjects.length) await redis.del(...subjects.map(counterKey));
+      await deleteEach(redis, subjects.map(counterKey));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /*
  * Lua scripts go by SHA1 (EVALSHA, and EVAL once when Redis does not know the script yet, e.g. after a
@@ -12,7 +12,7 @@ export type Script = { lua: string; sha: string };
 
 export const defineScript = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 
-export async function runScript(redis: Redis, { lua, sha }: Script, numberOfKeys: number, ...args: string[]): Promise<unknown> {
+export async function runScript(redis: RedisClient, { lua, sha }: Script, numberOfKeys: number, ...args: string[]): Promise<unknown> {
   try {
     return await redis.evalsha(sha, numberOfKeys, ...args);
   } catch (err) {

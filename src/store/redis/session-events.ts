@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { amrForEvent } from '../../stepup/index.js';
 import { oidcKeys } from './oidc-adapter.js';
 import { defineScript, runScript } from './scripts.js';
@@ -102,7 +102,7 @@ if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, tonumber(ARGV[2])) 
 return 1
 `);
 
-export function createSessionEventsStore(redis: Redis, prefix: string, ttlSeconds: number) {
+export function createSessionEventsStore(redis: RedisClient, prefix: string, ttlSeconds: number) {
   const key = oidcKeys(`${prefix}oidc:`).sessionUid;
   return {
     async get(sessionUid: string, accountId: string): Promise<StoredFactorEvent[]> {

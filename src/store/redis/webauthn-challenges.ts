@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /**
  * SPEC §3: WebAuthn challenges are stored server-side, single-use and expire in 5 minutes.
@@ -20,7 +20,7 @@ export interface ChallengeRecord {
   expiresAt: number;
 }
 
-export function createChallengeStore(redis: Redis, prefix: string) {
+export function createChallengeStore(redis: RedisClient, prefix: string) {
   const key = (slot: string) => `${prefix}webauthn:challenge:${slot}`;
   return {
     async put(slot: string, record: ChallengeRecord, ttlSeconds: number): Promise<void> {
