@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { callbackUrl } from './support/chromium.js';
-import { createUser, finish, startAuthorization } from './support/rp.js';
+import { createUser, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { useTestbed } from './support/testbed.js';
 import { withAuthenticator } from './support/virtual-authenticator.js';
 
@@ -20,6 +20,8 @@ async function signInWithPassword(page: Page, user: { email: string; password: s
   await page.getByLabel('Email').fill(user.email);
   await page.getByLabel('Password').fill(user.password);
   const cb = await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in', exact: true }).click());
+  // the callback's navigation finishes before the next one starts (else the next goto is interrupted)
+  await page.waitForURL(`${RP_REDIRECT}**`);
   expect((await finish(bed.config, first, cb)).claims()!.acr).toBe('aal1');
 }
 
