@@ -21,5 +21,8 @@ export async function callbackUrl(page: Page, action: () => Promise<unknown>): P
     });
   });
   await action();
-  return seen;
+  const url = await seen;
+  // the callback's navigation finishes before the caller navigates again (else its goto is interrupted)
+  await page.waitForURL(`${RP_REDIRECT}**`);
+  return url;
 }
