@@ -52,7 +52,7 @@ export async function horizontalOverflow(page: Page): Promise<{ by: number; culp
   return page.evaluate(() => {
     const by = document.documentElement.scrollWidth - window.innerWidth;
     if (by <= 0) return { by: 0, culprits: [] };
-    const culprits = [...document.querySelectorAll('body *')]
+    const culprits = Array.from(document.querySelectorAll('body *'))
       .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
       .slice(0, 5)
       .map((e) => `<${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className ? `.${String(e.className).replace(/\s+/g, '.')}` : ''}> right edge ${Math.round(e.getBoundingClientRect().right)}px`);
