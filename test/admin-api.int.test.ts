@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import * as oidc from 'openid-client';
 import { newTotpSecret, totpCodeAt } from '../src/factors/totp/totp.js';
 import { adminApiToken, api, createAccountWithTotp } from './support/admin.js';
+import { storeAuditRow } from './support/audit.js';
 import { Browser } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { createConfidentialClient, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
@@ -319,9 +320,9 @@ describe('client secret rotation', () => {
 describe('audit events', () => {
   it('filters by type prefix and time, pages with a cursor, and exports CSV (formula cells neutralised)', async () => {
     const user = await createAccountWithTotp(server.app, { name: '=HYPERLINK("x")' });
-    await server.app.stores.audit.record({ type: 'test.one', outcome: 'info', subject: user.id, reason: '=cmd|x' });
-    await server.app.stores.audit.record({ type: 'test.two', outcome: 'info', subject: user.id });
-    await server.app.stores.audit.record({ type: 'other', outcome: 'info', subject: user.id });
+    await storeAuditRow(server.app, { type: 'test.one', outcome: 'info', subject: user.id, reason: '=cmd|x' });
+    await storeAuditRow(server.app, { type: 'test.two', outcome: 'info', subject: user.id });
+    await storeAuditRow(server.app, { type: 'other', outcome: 'info', subject: user.id });
     const page1 = await api(server.issuer, token, 'GET', `/audit-events?subject=${user.id}&type=test.*&limit=1`);
     expect(page1.json.items.map((e: { type: string }) => e.type)).toEqual(['test.two']);
     const page2 = await api(server.issuer, token, 'GET', `/audit-events?subject=${user.id}&type=test.*&limit=1&before=${page1.json.next_before}`);

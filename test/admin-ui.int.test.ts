@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { adminSignIn, createAccountWithTotp } from './support/admin.js';
+import { storeAuditRow } from './support/audit.js';
 import { Browser, findForm } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { createConfidentialClient, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
@@ -119,7 +120,7 @@ describe('an admin at work', () => {
   it('renders hostile names and labels as text on every page', async () => {
     const victim = await createAccountWithTotp(server.app, { name: XSS_NAME, label: XSS_LABEL, email: `x-${Date.now()}@example.com` });
     const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
-    await server.app.stores.audit.record({ type: 'test.hostile', outcome: 'failure', subject: victim.id, reason: XSS_LABEL, userAgent: XSS_NAME, details: { label: XSS_LABEL } });
+    await storeAuditRow(server.app, { type: 'test.hostile', outcome: 'failure', subject: victim.id, reason: XSS_LABEL, userAgent: XSS_NAME, details: { label: XSS_LABEL } });
     const client = await createConfidentialClient(server.app, { clientName: XSS_NAME });
     const pages = [
       `/admin/users?q=${encodeURIComponent(victim.email)}`,
@@ -299,7 +300,7 @@ describe('an admin at work', () => {
 
   it('filters the audit trail by user, type and time and exports CSV and JSON', async () => {
     const victim = await createAccountWithTotp(server.app);
-    await server.app.stores.audit.record({ type: 'test.filter', outcome: 'info', subject: victim.id });
+    await storeAuditRow(server.app, { type: 'test.filter', outcome: 'info', subject: victim.id });
     let page = await browser.follow(`/admin/audit?subject=${victim.id}&type=test.*`);
     expect(page.html).toContain('test.filter');
     page = await browser.follow(`/admin/audit?subject=${victim.id}&since=2999-01-01T00:00`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditEventType } from '../audit/audit.js';
 import { hashPassword } from '../factors/password/password.js';
 import { DEFAULT_ID_TOKEN_SIGNING_ALG } from '../oidc/signing-keys.js';
 import { DuplicateEmailError, type Account, type AccountsRepo } from '../store/accounts.repo.js';
@@ -135,7 +135,7 @@ const clientFields = (input: z.output<typeof clientUpdateInput>): Omit<ClientRec
 });
 
 export function createAdminService(deps: AdminServiceDeps) {
-  const record = (by: Actor, ctx: Context | undefined, type: string, subject: string, details: Record<string, unknown> = {}, reason?: string) =>
+  const record = (by: Actor, ctx: Context | undefined, type: AuditEventType, subject: string, details: Record<string, unknown> = {}, reason?: string) =>
     deps.audit.record({ type, outcome: 'success', actor: by.actor, clientId: by.clientId, subject, reason, details }, ctx);
 
   const user = async (id: string) => {

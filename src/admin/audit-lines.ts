@@ -1,3 +1,4 @@
+import { isAuditEventType, type AuditEventType } from '../audit/audit.js';
 import { describeUserAgent } from './user-agent.js';
 
 /**
@@ -16,7 +17,7 @@ interface EventLike {
 }
 
 /** [what happened on success, on failure], said of the subject (or the actor for admin.*). */
-const PHRASES: Record<string, [string, string]> = {
+const PHRASES: Partial<Record<AuditEventType, [string, string]>> = {
   'login.password': ['signed in with a password', 'failed a password sign-in'],
   'login.totp': ['entered an authenticator app code', 'entered a wrong authenticator app code'],
   'login.webauthn': ['used a passkey or security key', 'failed with a passkey or security key'],
@@ -33,12 +34,12 @@ const PHRASES: Record<string, [string, string]> = {
   'admin.access_denied': ['was refused the admin pages', 'was refused the admin pages'],
 };
 
-const ADMIN_PHRASES: Record<string, string> = {
+const ADMIN_PHRASES: Partial<Record<AuditEventType, string>> = {
   'admin.user.create': 'created the user',
   'admin.user.disable': 'disabled',
   'admin.user.enable': 'enabled',
   'admin.factor.remove': 'removed a sign-in method of',
-  'admin.factor.reset': 'reset every second factor of',
+  'admin.factors.reset': 'reset every second factor of',
   'admin.factor.import_totp': 'imported an authenticator app for',
   'admin.sessions.revoke': 'ended every session of',
   'admin.session.end': 'ended a session of',
@@ -57,12 +58,14 @@ export function describeEvent(e: EventLike, names: Map<string, string>): string 
     const change = held.length || target ? `: holds ${held[held.length - 1] ?? 'nothing'}, ${e.outcome === 'success' ? 'gets' : 'asked for'} ${target ?? 'an unreachable level'}` : '';
     return `Step-up decision for ${name(e.subject)}${where}${why}${change}`;
   }
-  const admin = ADMIN_PHRASES[e.type];
+  // a stored row may carry a type this version does not record: it is shown raw
+  const known = isAuditEventType(e.type) ? e.type : undefined;
+  const admin = known && ADMIN_PHRASES[known];
   if (admin) {
     const label = typeof e.details.label === 'string' ? ` ("${e.details.label}")` : '';
     return `${name(e.actor)} ${admin} ${name(e.subject)}${label}${e.outcome === 'success' ? '' : ': failed'}${why}${from}`;
   }
-  const phrase = PHRASES[e.type];
+  const phrase = known && PHRASES[known];
   const what = phrase ? phrase[e.outcome === 'failure' ? 1 : 0] : `${e.type} (${e.outcome})`;
   return `${name(e.subject ?? e.actor)} ${what}${where}${why}${from}`;
 }

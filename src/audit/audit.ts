@@ -1,6 +1,14 @@
 import type { Context } from 'koa';
 import type { Logger } from '../ops/logger.js';
-import type { AuditEvent, AuditRepo } from '../store/audit.repo.js';
+import type { AuditRecord, AuditRepo } from '../store/audit.repo.js';
+import type { AuditEventType } from './event-types.js';
+
+export { AUDIT_EVENT_TYPES, isAuditEventType, loginEventType, type AuditEventType, type LoginEventType } from './event-types.js';
+
+/** What may be recorded: a stored row whose type is one of AUDIT_EVENT_TYPES (issue #17: a typo does not compile). */
+export interface AuditEvent extends Omit<AuditRecord, 'type'> {
+  type: AuditEventType;
+}
 
 /** Every decision and security event goes to the audit trail (Postgres) and the log. */
 export function createAudit(repo: AuditRepo, logger: Logger) {

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditEventType } from '../audit/audit.js';
 import type { AttemptSubjects } from './factor.js';
 import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redis/failure-limiter.js';
 
@@ -11,7 +11,7 @@ import { ACCOUNT_FACTOR_RULE, IP_RULE, type FailureLimiter } from '../store/redi
 export type { AttemptSubjects };
 
 export interface AttemptAudit {
-  type: string;
+  type: AuditEventType;
   subject?: string;
   clientId?: string;
 }

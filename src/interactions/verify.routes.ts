@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { NewPasswordStep } from '../account/new-password-step.js';
-import type { Audit } from '../audit/audit.js';
+import { loginEventType, type Audit } from '../audit/audit.js';
 import { lockedMessage, type AttemptGuard } from '../factors/attempts.js';
 import type { FactorRegistry, StepFactor } from '../factors/factor.js';
 import type { AccountReads } from '../store/account-reads.js';
@@ -56,7 +56,7 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       const input = readForm(ctx, factor.form);
       const subjects = factor.subjects(input, state.accountId, ctx.ip);
       const clientId = String(interaction.params.client_id);
-      const what = { type: `login.${factor.kind}`, subject: state.accountId, clientId };
+      const what = { type: loginEventType(factor.kind), subject: state.accountId, clientId };
       // the typed email comes back into the sign-in form after a refusal (never the password)
       const keep = { method: factor.kind, ...(factor.kind === 'password' && !state.accountId ? { email: (input as { email?: string } | undefined)?.email ?? '' } : {}) };
 
@@ -76,7 +76,7 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       }
 
       await deps.attempts.succeeded(subjects);
-      await deps.audit.record({ type: `login.${factor.kind}`, outcome: 'success', subject: outcome.accountId, clientId, ...(outcome.details ? { details: outcome.details } : {}) }, ctx);
+      await deps.audit.record({ type: what.type, outcome: 'success', subject: outcome.accountId, clientId, ...(outcome.details ? { details: outcome.details } : {}) }, ctx);
       const event = { ...outcome.event, amr: amrForEvent(outcome.event) };
       const progress = await recordEvent(deps, state, outcome.accountId, event);
       // issue #15: a password the admin asked to replace is replaced before the sign-in goes on

@@ -1,6 +1,10 @@
 import type { Db } from './db.js';
 
-export interface AuditEvent {
+/**
+ * One row of the audit trail as stored. `type` is any string here: rows written by another version
+ * stay readable. What may be recorded is narrower: `AuditEvent` in src/audit/audit.ts (issue #17).
+ */
+export interface AuditRecord {
   type: string;
   outcome: 'success' | 'failure' | 'info';
   reason?: string;
@@ -13,7 +17,7 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-export interface StoredAuditEvent extends AuditEvent {
+export interface StoredAuditEvent extends AuditRecord {
   id: string;
   at: Date;
 }
@@ -37,7 +41,7 @@ export interface AuditFilter {
 
 export function createAuditRepo(db: Db) {
   return {
-    async append(e: AuditEvent): Promise<void> {
+    async append(e: AuditRecord): Promise<void> {
       await db('audit_events').insert({
         type: e.type,
         outcome: e.outcome,
@@ -89,7 +93,7 @@ export function createAuditRepo(db: Db) {
         id: String(r.id),
         at: r.at as Date,
         type: r.type as string,
-        outcome: r.outcome as AuditEvent['outcome'],
+        outcome: r.outcome as AuditRecord['outcome'],
         reason: (r.reason as string) ?? undefined,
         actor: (r.actor as string) ?? undefined,
         subject: (r.subject as string) ?? undefined,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FactorDeps } from '../deps.js';
 import { completeEnrollment } from '../enrollment.js';
 import type { Enrollment, StepFactor } from '../factor.js';
-import { lockedMessage } from '../attempts.js';
+import { lockedMessage, type AttemptAudit } from '../attempts.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../recovery-codes/recovery-codes.js';
 import { formatManualKey, matchTotpStep, newTotpSecret, totpQrDataUrl, totpUri } from './totp.js';
 
@@ -66,7 +66,7 @@ export function totpEnrollment(deps: FactorDeps): Enrollment<'totp', TotpConfirm
       if (!input || stored?.status !== 'pending') return { ok: false, reason: 'setup_expired', message: 'This setup was replaced or finished. Start again.', status: 400 };
       // a code is guessable: the same limits as at sign-in (SPEC §3)
       const subjects = subjectsFor(accountId, ctx.ip);
-      const what = { type: 'factor.enroll', subject: accountId, clientId: subject.clientId };
+      const what: AttemptAudit = { type: 'factor.enroll', subject: accountId, clientId: subject.clientId };
       const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
       if (lockedFor !== undefined) {
         ctx.set('Retry-After', String(lockedFor));
