@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { createAccountWithTotp } from './support/admin.js';
+import { expectAccessible } from './support/a11y.js';
 import { callbackUrl } from './support/chromium.js';
 import { finish, startAuthorization } from './support/rp.js';
 import { useTestbed } from './support/testbed.js';
@@ -57,6 +58,7 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('heading', { name: 'Users' }).waitFor();
     const stylesApplied = await page.evaluate(() => getComputedStyle(document.querySelector('main')!).maxWidth !== '' && document.styleSheets.length === 2);
     expect(stylesApplied).toBe(true);
+    await expectAccessible(page, 'admin: users');
 
     // finds the user
     await page.getByLabel('Search by email, name or id').fill(user.email);
@@ -65,6 +67,7 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('heading', { name: '<script>alert(1)</script>' }).waitFor(); // the name, as text
     expect(await page.getByRole('cell', { name: '"><img src=x onerror=alert(1)>' }).count()).toBe(1);
     expect(await page.locator('img').count()).toBe(0);
+    await expectAccessible(page, "admin: a user's page");
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/admin-user.png`, fullPage: true });
 
     // later: the sign-in is more than 5 minutes old, so removing a factor asks for a fresh step-up
@@ -72,16 +75,20 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('link', { name: 'Remove' }).click();
     // issue #15: the re-check names the action and its target before asking
     await page.getByText(/To remove “.+” from .+, confirm it is you first\./).waitFor();
+    await expectAccessible(page, 'admin: re-check before removing a factor');
     await page.getByRole('link', { name: 'Confirm it is you and continue' }).click();
     await page.getByLabel('Password').fill(admin.password);
     expect(await page.getByLabel('Email').inputValue()).toBe(admin.email);
+    await expectAccessible(page, 'admin re-check: password step');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByLabel('Code from your authenticator app').fill(await admin.totp.code(serverNow()));
     await page.getByRole('button', { name: 'Verify code' }).click();
     await page.getByRole('heading', { name: 'Remove a factor' }).waitFor();
+    await expectAccessible(page, 'admin: confirm removing a factor');
     await page.getByLabel('Reason (optional), for the audit trail').fill('lost phone, ticket 4711');
     await page.getByRole('button', { name: 'Remove factor' }).click();
     await page.getByText('Factor removed').waitFor();
+    await expectAccessible(page, 'admin: factor removed');
     expect(await page.getByText('No second factors.').count()).toBe(1);
 
     // the user's next aal2 request: signed out, and the authenticator app is gone
@@ -97,6 +104,7 @@ describe('admin UI in Chromium', () => {
     await userPage.getByLabel('Code from your authenticator app').fill(await user.totp.code(serverNow()));
     await userPage.getByRole('button', { name: 'Add authenticator app' }).click();
     await userPage.getByRole('alert').waitFor();
+    await expectAccessible(userPage, 'authenticator app enrollment after a wrong code');
 
     // the audit trail: who (the admin), why (the reason), to whom
     await page.getByRole('link', { name: 'Audit trail' }).click();
@@ -105,6 +113,7 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     const row = page.getByRole('listitem').filter({ hasText: 'removed a sign-in method of' });
     await row.waitFor();
+    await expectAccessible(page, 'admin: audit trail filtered by email');
     expect(await row.textContent()).toContain(admin.email);
     expect(await row.textContent()).toContain('lost phone, ticket 4711');
     expect(await row.textContent()).toContain('stepup-admin');
@@ -114,5 +123,5 @@ describe('admin UI in Chromium', () => {
     expect(dialogs).toEqual([]);
     await userContext.close();
     await adminContext.close();
-  }, 60_000);
+  }, 120_000);
 });

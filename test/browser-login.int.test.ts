@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Page } from 'playwright-core';
 import { expectAccessible } from './support/a11y.js';
 import { callbackUrl } from './support/chromium.js';
@@ -8,6 +8,8 @@ import { createUser, finish, RP_REDIRECT, startAuthorization } from './support/r
 import { useTestbed } from './support/testbed.js';
 
 /** A real browser (Debian Chromium) through sign-in and a TOTP step-up, with the CSP in force. */
+// each page state is checked with axe at three layouts (test/support/a11y.ts)
+jest.setTimeout(90_000);
 const bed = useTestbed({ chromium: true, client: { clientName: 'Payroll <script>' } });
 
 describe('sign-in and step-up in Chromium', () => {

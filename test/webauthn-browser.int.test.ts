@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
+import { expectAccessible } from './support/a11y.js';
 import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
@@ -14,6 +15,8 @@ import { withAuthenticator as withVirtualAuthenticator, type VirtualAuthenticato
  * (WebAuthn.enable, WebAuthn.addVirtualAuthenticator), the project's own @simplewebauthn/browser
  * bundle under the CSP, and openid-client as the relying party.
  */
+// each page state is checked with axe at three layouts (test/support/a11y.ts)
+jest.setTimeout(90_000);
 const iso = newIsolation();
 let server: RunningServer;
 let chromium: Chromium;
@@ -66,15 +69,18 @@ async function openAddPasskey(page: Page, user: { email: string; password: strin
 }
 
 /** Signs in on /account with the password and adds a passkey through the browser's WebAuthn API. */
-async function registerPasskey(v: VirtualAuthenticator, user: { email: string; password: string }, label: string) {
+async function registerPasskey(v: VirtualAuthenticator, user: { email: string; password: string }, label: string, check = false) {
   const { page } = v;
   await openAddPasskey(page, user);
+  if (check) await expectAccessible(page, '/account: add a passkey');
   await page.getByLabel('Name (so you can recognise it later)').fill(label);
   await page.getByRole('button', { name: 'Create the passkey' }).click();
   await page.getByRole('heading', { name: 'Save your recovery codes' }).waitFor();
+  if (check) await expectAccessible(page, '/account: recovery codes after the first passkey');
   await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   expect(await page.getByText(label, { exact: true }).count()).toBe(1);
+  if (check) await expectAccessible(page, '/account with a passkey');
 }
 
 describe('passkeys in Chromium (virtual authenticator)', () => {
@@ -85,7 +91,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
     const user = await createUser(server.app);
     const v = await withAuthenticator({ backupEligible });
     try {
-      await registerPasskey(v, user, 'My laptop');
+      await registerPasskey(v, user, 'My laptop', !backupEligible);
       expect(await v.page.getByText(shown).count()).toBe(1);
       const stored = await server.app.stores.factors.listForAccount(user.id);
       expect(stored[0]!.webauthn).toMatchObject({ backupEligible, userVerifying: true });
@@ -139,6 +145,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       await v.page.unroute(`${RP_REDIRECT}**`);
       await v.page.goto(second.url.toString());
       await v.page.getByRole('heading', { name: 'Use your passkey' }).waitFor();
+      await expectAccessible(v.page, 'passkey step (phr)');
       expect(await v.page.getByLabel('Password').count()).toBe(0);
       expect(await v.page.getByLabel('Code from your authenticator app').count()).toBe(0);
       expect(await v.page.getByRole('button', { name: /recovery code/ }).count()).toBe(0);
@@ -162,6 +169,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       await openAddPasskey(v.page, user, totp);
       await v.page.getByRole('button', { name: 'Create the passkey' }).click();
       await v.page.getByRole('alert').filter({ hasText: /cancelled|could not be used/ }).waitFor();
+      await expectAccessible(v.page, '/account: add a passkey, ceremony failed');
       expect(await server.app.stores.factors.webAuthnCredentials(user.id)).toEqual([]);
     } finally {
       await v.context.close();
@@ -193,6 +201,7 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       await page.goto(first.url.toString());
       await typePassword(page, other);
       await page.getByRole('alert').filter({ hasText: 'This browser cannot use passkeys or security keys' }).waitFor();
+      await expectAccessible(page, 'security key step in a browser without WebAuthn');
       await page.getByRole('button', { name: 'Use your authenticator app instead' }).click();
       await page.getByLabel('Code from your authenticator app').waitFor();
     } finally {
