@@ -23,7 +23,8 @@ import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
 import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { createNoticeSender, createNotifier, type SendNotice } from './ops/notify.js';
+import { createNoticeSender, type SendNotice } from './notifications/notices.js';
+import { createNotifier } from './notifications/notifier.js';
 import { createNewPasswordStep } from './account/new-password-step.js';
 import { createPasswordResetRouter } from './account/password-reset.routes.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
@@ -110,8 +111,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const challenges = createChallengeStore(stores.redis, prefix);
   const rp = relyingPartyFor(config.issuer);
 
-  const notify = createNotifier(logger, config.smtpUrl);
-  const attempts = createAttemptGuard(limiter, stores.audit);
+  const notify = createNotifier({ logger, db: stores.db, now });
+  const attempts = createAttemptGuard(limiter, stores.audit, notify);
   const accountSessions = createAccountSessions(stores.redis, prefix);
   const newPassword = createNewPasswordStep({
     provider,

@@ -65,18 +65,18 @@ describe('failure limiter (real Redis, SPEC §3)', () => {
       },
     });
     const guarded = createFailureLimiter(spy, prefix);
-    const guard = createAttemptGuard(guarded, { record: async () => undefined } as never);
+    const guard = createAttemptGuard(guarded, { record: async () => undefined } as never, { send: async () => undefined, within: () => async () => undefined });
     const clean = { account: `acct:${randomUUID()}`, ip: `ip:${randomUUID()}` };
     expect((await guarded.status([clean.account, clean.ip])).counting).toEqual([]);
     counted.length = 0;
-    expect(await guard.lockedFor({} as never, clean, { type: 'login.totp' })).toBeUndefined();
+    expect(await guard.lockedFor({} as never, clean, { type: 'login.totp', factor: 'totp' })).toBeUndefined();
     await guard.succeeded(clean);
     expect(counted).toEqual(['mget']);
 
     const failing = { account: `acct:${randomUUID()}`, ip: `ip:${randomUUID()}` };
     await guarded.recordFailure([{ subject: failing.account, rule }]);
     expect((await guarded.status([failing.account, failing.ip])).counting).toEqual([failing.account]);
-    expect(await guard.lockedFor({} as never, failing, { type: 'login.totp' })).toBeUndefined();
+    expect(await guard.lockedFor({} as never, failing, { type: 'login.totp', factor: 'totp' })).toBeUndefined();
     await guard.succeeded(failing);
     expect(await redis.exists(`${prefix}fail:{${failing.account}}`)).toBe(0);
   });

@@ -10,6 +10,7 @@ import type { Account, AccountsRepo } from '../store/accounts.repo.js';
 import type { AccountSessions } from '../store/redis/account-sessions.js';
 import type { InteractionProgress, ProgressStore } from '../interactions/progress.js';
 import { capitalize } from './password-reset.routes.js';
+import type { Notifier } from '../notifications/notifier.js';
 
 /**
  * "Must change the password at next sign-in" (issue #15 item 4), a step of its own beside the sign-in
@@ -27,7 +28,7 @@ export interface NewPasswordStepDeps {
   accounts: AccountsRepo;
   sessions: AccountSessions;
   audit: Audit;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   progress: ProgressStore;
 }
 
@@ -89,12 +90,11 @@ export function createNewPasswordStep(deps: NewPasswordStepDeps): NewPasswordSte
     const password = typeof body.password === 'string' ? body.password.slice(0, 10_000) : '';
     const problem = password !== body.confirm ? 'The two passwords are not the same.' : passwordPolicyError(password);
     if (problem) return show(ctx, accountId, capitalize(problem), 400);
-    await deps.accounts.setPassword(accountId, await hashPassword(password));
+    await deps.accounts.setPassword(accountId, await hashPassword(password), {}, deps.notify.within(ctx, { kind: 'password_changed', accountId, via: 'required_at_sign_in' }));
     await deps.progress.put(uid, { ...marked, newPasswordRequired: undefined }, interaction.exp - Math.floor(Date.now() / 1000));
     // a temporary password may be known to someone else: whoever signed in with it is signed out
     const revoked = await deps.sessions.revokeAccountSessions(accountId);
     await deps.audit.record({ type: 'password.change', outcome: 'success', reason: 'required_at_sign_in', subject: accountId, actor: accountId, details: { sessionsEnded: revoked.sessions } }, ctx);
-    await deps.notify(accountId, 'Your password was changed.');
     ctx.status = 303;
     ctx.redirect(`/interaction/${uid}`);
   });

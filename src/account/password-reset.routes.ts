@@ -7,7 +7,8 @@ import { hashPassword, passwordPolicyError } from '../factors/password/password.
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import type { Logger } from '../ops/logger.js';
-import type { SendNotice } from '../ops/notify.js';
+import type { SendNotice } from '../notifications/notices.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
 import type { AccountSessions } from '../store/redis/account-sessions.js';
 import { RESET_LINK_TTL_SECONDS, type PasswordResetsRepo } from '../store/password-resets.repo.js';
@@ -29,7 +30,7 @@ export interface PasswordResetDeps {
   passwordResets: PasswordResetsRepo;
   sessions: AccountSessions;
   audit: Audit;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   sendNotice: SendNotice;
   /** links are sent only when email delivery is configured (SMTP_URL) */
   resetByEmail: boolean;
@@ -102,10 +103,9 @@ export function createPasswordResetRouter(deps: PasswordResetDeps): Router {
     // one use: the conditional UPDATE lets exactly one request through
     const accountId = await deps.passwordResets.consume(token, deps.now());
     if (!accountId) return linkExpired(ctx);
-    await deps.accounts.setPassword(accountId, hash);
+    await deps.accounts.setPassword(accountId, hash, {}, deps.notify.within(ctx, { kind: 'password_reset', accountId }));
     const revoked = await deps.sessions.revokeAccountSessions(accountId);
     await deps.audit.record({ type: 'password.reset', outcome: 'success', subject: accountId, actor: accountId, details: { sessionsEnded: revoked.sessions } }, ctx);
-    await deps.notify(accountId, 'Your password was changed with a reset link. If this was not you, contact your administrator.');
     page(ctx, 'password-reset.njk', { title: 'Password changed', done: true });
   });
 

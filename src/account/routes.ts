@@ -21,6 +21,7 @@ import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/sessi
 import type { AccountSessions } from '../store/redis/account-sessions.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
+import type { Notifier } from '../notifications/notifier.js';
 
 /**
  * `/account` (SPEC §5): a signed-in user's own factors: list, add a passkey or security key, rename,
@@ -46,7 +47,7 @@ export interface AccountDeps {
   factorDeps: FactorDeps;
   /** SPEC §4: removing a factor ends the account's other sessions */
   sessions: AccountSessions;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   now: () => number;
 }
 
@@ -239,9 +240,8 @@ export function createAccountRouter(deps: AccountDeps): Router {
       return problem(ctx, 400, 'No second factor', 'Recovery codes stand in for a second factor: add an authenticator app, a passkey or a security key first.');
     }
     const codes = newRecoveryCodes();
-    await deps.recoveryCodes.replace(accountId, codes.map(hashRecoveryCode));
+    await deps.recoveryCodes.replace(accountId, codes.map(hashRecoveryCode), deps.notify.within(ctx, { kind: 'recovery_codes_regenerated', accountId, count: codes.length }));
     await deps.audit.record({ type: 'recovery_codes.issued', outcome: 'success', reason: 'regenerated', subject: accountId, actor: accountId, details: { count: codes.length } }, ctx);
-    await deps.notify(accountId, 'New recovery codes were made for your account; the old ones no longer work.');
     page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', codes, continueUrl: '/account', continueFields: { notice: 'codes' }, setupText: 'Your old recovery codes no longer work.' });
   });
 
@@ -268,10 +268,9 @@ export function createAccountRouter(deps: AccountDeps): Router {
     const password = typeof body.password === 'string' ? body.password.slice(0, 10_000) : '';
     const problem = password !== body.confirm ? 'The two passwords are not the same.' : passwordPolicyError(password);
     if (problem) return passwordPage(ctx, user.account.email, capitalize(problem), 400);
-    await deps.accounts.setPassword(user.account.id, await hashPassword(password));
+    await deps.accounts.setPassword(user.account.id, await hashPassword(password), {}, deps.notify.within(ctx, { kind: 'password_changed', accountId: user.account.id, via: 'account_page' }));
     const revoked = await deps.sessions.revokeAccountSessions(user.account.id, { exceptSessionUid: user.sessionUid });
     await deps.audit.record({ type: 'password.change', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { sessionsEnded: revoked.sessions, grantsRevoked: revoked.grants } }, ctx);
-    await deps.notify(user.account.id, 'Your password was changed. If this was not you, contact your administrator.');
     ctx.status = 303;
     ctx.redirect('/account?notice=password');
   });
@@ -295,14 +294,13 @@ export function createAccountRouter(deps: AccountDeps): Router {
         ctx.status = 303;
         return ctx.redirect('/account?notice=renamed');
       }
-      await deps.factors.remove(factor.id, user.account.id);
+      await deps.factors.remove(factor.id, user.account.id, deps.notify.within(ctx, { kind: 'factor_removed', accountId: user.account.id, factor: { id: factor.id, type: factor.type, label: factor.label }, by: 'self' }));
       // SPEC §4: whoever may hold a session made with the removed factor loses it; this one stays
       const revoked = await deps.sessions.revokeAccountSessions(user.account.id, { exceptSessionUid: user.sessionUid });
       await deps.audit.record(
         { type: 'factor.remove', outcome: 'success', subject: user.account.id, actor: user.account.id, details: { factorId: factor.id, type: factor.type, sessionsEnded: revoked.sessions, grantsRevoked: revoked.grants } },
         ctx,
       );
-      await deps.notify(user.account.id, `"${factor.label}" was removed from your account.`);
       ctx.status = 303;
       ctx.redirect('/account?notice=removed');
     };

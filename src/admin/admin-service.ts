@@ -10,6 +10,7 @@ import { DuplicateClientError, type ClientRecord, type ClientsRepo } from '../st
 import type { Factor, FactorsRepo } from '../store/factors.repo.js';
 import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import type { AccountSessions } from '../store/redis/account-sessions.js';
+import type { Notifier } from '../notifications/notifier.js';
 import {
   clientRuleViolations,
   RESERVED_CLIENT_IDS,
@@ -58,7 +59,7 @@ export interface AdminServiceDeps {
   clients: ClientsRepo;
   audit: Audit;
   sessions: AccountSessions;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   acrValues: string[];
 }
 
@@ -186,7 +187,8 @@ export function createAdminService(deps: AdminServiceDeps) {
       await user(id);
       // an admin locking themselves out is never what was meant
       if (disabled && by.accountId === id) throw new AdminError(409, 'You cannot disable your own account');
-      const account = (await deps.accounts.setDisabled(id, disabled))!;
+      // issue #17: the person is told their account was disabled (in the same transaction)
+      const account = (await deps.accounts.setDisabled(id, disabled, disabled ? deps.notify.within(ctx, { kind: 'account_disabled', accountId: id }) : undefined))!;
       const revoked = disabled ? await revoke(id, by) : undefined;
       await record(by, ctx, disabled ? 'admin.user.disable' : 'admin.user.enable', id, revoked ? { revoked } : {}, reason || undefined);
       return account;
@@ -201,21 +203,20 @@ export function createAdminService(deps: AdminServiceDeps) {
     async removeFactor(by: Actor, userId: string, factorId: string, reason: string | undefined, ctx?: Context) {
       await user(userId);
       const factor = (await deps.factors.listForAccount(userId, { includePending: true })).find((f) => f.id === factorId);
-      if (!factor || !(await deps.factors.remove(factor.id, userId))) throw notFound('factor');
+      if (!factor) throw notFound('factor');
+      const notice = deps.notify.within(ctx, { kind: 'factor_removed', accountId: userId, factor: { id: factor.id, type: factor.type, label: factor.label }, by: 'admin' });
+      if (!(await deps.factors.remove(factor.id, userId, notice))) throw notFound('factor');
       const revoked = await revoke(userId, by);
       await record(by, ctx, 'admin.factor.remove', userId, { factorId: factor.id, type: factor.type, label: factor.label, revoked }, reason || undefined);
-      await deps.notify(userId, `An administrator removed "${factor.label}" from your account.`);
       return { factor, revoked };
     },
 
     /** Every factor and recovery code goes; the user keeps the password (a lost phone). */
     async resetFactors(by: Actor, userId: string, reason: string, ctx?: Context) {
       await user(userId);
-      const factors = await deps.factors.removeAll(userId);
-      const recoveryCodes = await deps.recoveryCodes.removeAll(userId);
+      const { factors, recoveryCodes } = await deps.factors.resetSecondFactors(userId, deps.notify.within<{ factors: number; recoveryCodes: number }>(ctx, (removed) => ({ kind: 'factors_reset', accountId: userId, ...removed })));
       const revoked = await revoke(userId, by);
       await record(by, ctx, 'admin.factors.reset', userId, { factors, recoveryCodes, revoked }, reason);
-      await deps.notify(userId, 'An administrator removed every second factor from your account. Add a new one at your next sign-in.');
       return { factors, recovery_codes: recoveryCodes, ...revoked };
     },
 
@@ -247,10 +248,9 @@ export function createAdminService(deps: AdminServiceDeps) {
      */
     async setTemporaryPassword(by: Actor, userId: string, password: string, reason: string | undefined, ctx?: Context) {
       await user(userId);
-      await deps.accounts.setPassword(userId, await hashPassword(password), { changeRequired: true });
+      await deps.accounts.setPassword(userId, await hashPassword(password), { changeRequired: true }, deps.notify.within(ctx, { kind: 'temporary_password_set', accountId: userId }));
       const revoked = await revoke(userId, by);
       await record(by, ctx, 'admin.user.set_password', userId, { revoked, changeRequired: true }, reason || undefined);
-      await deps.notify(userId, 'An administrator set a temporary password for your account; you will choose a new one at your next sign-in.');
       return revoked;
     },
 
@@ -263,9 +263,8 @@ export function createAdminService(deps: AdminServiceDeps) {
 
     async importTotp(by: Actor, userId: string, input: z.output<typeof totpImportInput>, ctx?: Context) {
       await user(userId);
-      const factor = await deps.factors.importTotp(userId, input.label, input.secret);
+      const factor = await deps.factors.importTotp(userId, input.label, input.secret, deps.notify.within<Factor>(ctx, (f) => ({ kind: 'admin_added_totp', accountId: userId, factor: { id: f.id, type: f.type, label: f.label } })));
       await record(by, ctx, 'admin.factor.import_totp', userId, { factorId: factor.id, type: 'totp' });
-      await deps.notify(userId, `An administrator added the authenticator app "${factor.label}" to your account.`);
       return factor;
     },
 

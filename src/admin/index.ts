@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Views } from '../http/render.js';
 import type { Policy } from '../stepup/index.js';
@@ -28,7 +29,7 @@ export interface AdminDeps {
   csrf: Csrf;
   policy: Policy;
   sessionEvents: SessionEventsStore;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   now: () => number;
 }
 

@@ -6,6 +6,7 @@ import type { RecoveryCodesRepo } from '../store/recovery-codes.repo.js';
 import type { ChallengeStore } from '../store/redis/webauthn-challenges.js';
 import type { WebAuthnUsersRepo } from '../store/webauthn-users.repo.js';
 import type { AttemptGuard } from './attempts.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { RelyingParty } from './webauthn/webauthn.js';
 
 /** What the factor modules need: stores, the audit trail, the notifier. Handed in by the composition root. */
@@ -19,7 +20,7 @@ export interface FactorDeps {
   rp: RelyingParty;
   audit: Audit;
   attempts: AttemptGuard;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
   /** shown in authenticator apps next to the account (the issuer's host) */
   issuerName: string;
   /** epoch seconds: the one clock of decisions, challenges and codes (tests move it) */

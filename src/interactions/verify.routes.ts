@@ -56,7 +56,7 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       const input = readForm(ctx, factor.form);
       const subjects = factor.subjects(input, state.accountId, ctx.ip);
       const clientId = String(interaction.params.client_id);
-      const what = { type: loginEventType(factor.kind), subject: state.accountId, clientId };
+      const what = { type: loginEventType(factor.kind), subject: state.accountId, clientId, factor: factor.kind };
       // the typed email comes back into the sign-in form after a refusal (never the password)
       const keep = { method: factor.kind, ...(factor.kind === 'password' && !state.accountId ? { email: (input as { email?: string } | undefined)?.email ?? '' } : {}) };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { changeWith, type AlsoInTransaction } from './in-transaction.js';
 
 export interface Account {
   id: string;
@@ -105,25 +106,39 @@ export function createAccountsRepo(db: Db) {
       return { items: (rows as AccountRow[]).map(toAccount), total: Number(countRow?.count ?? 0) };
     },
     /** A disabled account cannot sign in (oidc/accounts.ts, interactions) and has no sessions (the caller revokes them). */
-    async setDisabled(id: string, disabled: boolean): Promise<Account | undefined> {
+    async setDisabled(id: string, disabled: boolean, also?: AlsoInTransaction<Account | undefined>): Promise<Account | undefined> {
       if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-      const [row] = await db<AccountRow>('accounts')
-        .where({ id })
-        .update({ disabled_at: disabled ? (db.fn.now() as unknown as Date) : null, updated_at: db.fn.now() as unknown as Date } as never)
-        .returning('*');
-      return row ? toAccount(row as AccountRow) : undefined;
+      return changeWith(
+        db,
+        also,
+        async (q) => {
+          const [row] = await q<AccountRow>('accounts')
+            .where({ id })
+            .update({ disabled_at: disabled ? (db.fn.now() as unknown as Date) : null, updated_at: db.fn.now() as unknown as Date } as never)
+            .returning('*');
+          return row ? toAccount(row as AccountRow) : undefined;
+        },
+        (account) => account !== undefined,
+      );
     },
     /**
      * A new password hash (issue #15). `changeRequired` marks it temporary (an admin set it): the next
      * sign-in asks for a new one. Factors are untouched: a password change never removes a second factor.
      */
-    async setPassword(id: string, passwordHash: string, opts: { changeRequired?: boolean } = {}): Promise<Account | undefined> {
+    async setPassword(id: string, passwordHash: string, opts: { changeRequired?: boolean } = {}, also?: AlsoInTransaction<Account | undefined>): Promise<Account | undefined> {
       if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-      const [row] = await db<AccountRow>('accounts')
-        .where({ id })
-        .update({ password_hash: passwordHash, password_change_required: opts.changeRequired ?? false, updated_at: db.fn.now() } as never)
-        .returning('*');
-      return row ? toAccount(row as AccountRow) : undefined;
+      return changeWith(
+        db,
+        also,
+        async (q) => {
+          const [row] = await q<AccountRow>('accounts')
+            .where({ id })
+            .update({ password_hash: passwordHash, password_change_required: opts.changeRequired ?? false, updated_at: db.fn.now() } as never)
+            .returning('*');
+          return row ? toAccount(row as AccountRow) : undefined;
+        },
+        (account) => account !== undefined,
+      );
     },
     async setPasswordChangeRequired(id: string, required: boolean): Promise<Account | undefined> {
       if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;

@@ -3,6 +3,7 @@ import type { Sealer } from '../crypto/encryption.js';
 import { authenticatorModel } from '../factors/webauthn/authenticator-models.js';
 import type { Knex } from 'knex';
 import type { Db } from './db.js';
+import { changeWith, type AlsoInTransaction } from './in-transaction.js';
 
 export type FactorType = 'totp' | 'webauthn';
 
@@ -203,15 +204,17 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
      * without its codes. The conditional UPDATE is the same single-use decision as claimTotpStep.
      * Returns undefined when the step is not accepted (replayed, or the factor is no longer pending).
      */
-    async confirmTotpEnrollment(factorId: string, accountId: string, step: number, recoveryCodeHashes: string[]): Promise<{ recoveryCodesIssued: boolean } | undefined> {
+    async confirmTotpEnrollment(factorId: string, accountId: string, step: number, recoveryCodeHashes: string[], also?: AlsoInTransaction<Factor>): Promise<{ recoveryCodesIssued: boolean } | undefined> {
       return db.transaction(async (trx) => {
         const rows = await trx('factors')
           .where({ id: factorId, account_id: accountId, type: 'totp', status: 'pending' })
           .andWhere((q) => q.whereNull('last_used_step').orWhere('last_used_step', '<', step))
           .update({ last_used_step: step, last_used_at: trx.fn.now(), status: 'active', confirmed_at: trx.fn.now() })
-          .returning('id');
+          .returning('*');
         if (rows.length !== 1) return undefined;
-        return { recoveryCodesIssued: await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes) };
+        const recoveryCodesIssued = await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes);
+        await also?.(trx, toFactor(rows[0] as FactorRow));
+        return { recoveryCodesIssued };
       });
     },
 
@@ -220,7 +223,7 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
      * `recoveryCodeHashes`, an account without unused recovery codes gets them in the same transaction
      * (issue #7: never a first second factor without its codes, nor codes without the factor).
      */
-    async createWebAuthn(accountId: string, c: NewWebAuthnCredential, recoveryCodeHashes: string[] = []): Promise<Factor & { recoveryCodesIssued: boolean }> {
+    async createWebAuthn(accountId: string, c: NewWebAuthnCredential, recoveryCodeHashes: string[] = [], also?: AlsoInTransaction<Factor>): Promise<Factor & { recoveryCodesIssued: boolean }> {
       try {
         return await db.transaction(async (trx) => {
           const [row] = await trx<FactorRow>('factors')
@@ -242,7 +245,10 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
               attested: c.attested,
             })
             .returning('*');
-          return { ...toFactor(row as FactorRow), recoveryCodesIssued: await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes) };
+          const factor = toFactor(row as FactorRow);
+          const recoveryCodesIssued = await issueFirstRecoveryCodes(trx, accountId, recoveryCodeHashes);
+          await also?.(trx, factor);
+          return { ...factor, recoveryCodesIssued };
         });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw new DuplicateCredentialError('this authenticator is already registered');
@@ -279,8 +285,8 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
       return (await db('factors').where({ id: factorId, account_id: accountId }).update({ label })) === 1;
     },
 
-    async remove(factorId: string, accountId: string): Promise<boolean> {
-      return (await db('factors').where({ id: factorId, account_id: accountId }).delete()) === 1;
+    async remove(factorId: string, accountId: string, also?: AlsoInTransaction<boolean>): Promise<boolean> {
+      return changeWith(db, also, async (q) => (await q('factors').where({ id: factorId, account_id: accountId }).delete()) === 1, (removed) => removed);
     },
 
     /** Admin reset (issue #5): every factor of the account, pending ones included. Returns how many. */
@@ -289,16 +295,35 @@ export function createFactorsRepo(db: Db, sealer: Sealer) {
     },
 
     /**
+     * Admin reset (issue #5): every factor (pending ones included) and every recovery code, in one
+     * transaction with `also` (issue #17: the notice), so a crash never leaves codes without factors.
+     */
+    async resetSecondFactors(accountId: string, also?: AlsoInTransaction<{ factors: number; recoveryCodes: number }>): Promise<{ factors: number; recoveryCodes: number }> {
+      return db.transaction(async (trx) => {
+        const result = { factors: await trx('factors').where({ account_id: accountId }).delete(), recoveryCodes: await trx('recovery_codes').where({ account_id: accountId }).delete() };
+        await also?.(trx, result);
+        return result;
+      });
+    },
+
+    /**
      * Admin API TOTP import (migration from another provider): the secret is already in use on the
      * user's device, so the factor is active at once; sealed like an enrolled secret. No step is
      * recorded as used: the next valid code is accepted once, as usual.
      */
-    async importTotp(accountId: string, label: string, secret: string): Promise<Factor> {
+    async importTotp(accountId: string, label: string, secret: string, also?: AlsoInTransaction<Factor>): Promise<Factor> {
       const id = randomUUID();
-      const [row] = await db<FactorRow>('factors')
-        .insert({ id, account_id: accountId, type: 'totp', label, status: 'active', secret_sealed: sealer.seal(secret, totpContext(id)), confirmed_at: db.fn.now() as unknown as Date })
-        .returning('*');
-      return toFactor(row as FactorRow);
+      return changeWith(
+        db,
+        also,
+        async (q) => {
+          const [row] = await q<FactorRow>('factors')
+            .insert({ id, account_id: accountId, type: 'totp', label, status: 'active', secret_sealed: sealer.seal(secret, totpContext(id)), confirmed_at: db.fn.now() as unknown as Date })
+            .returning('*');
+          return toFactor(row as FactorRow);
+        },
+        () => true,
+      );
     },
   };
 }

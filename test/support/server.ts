@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
-import type { Notice, SendNotice } from '../../src/ops/notify.js';
+import type { Notice, SendNotice } from '../../src/notifications/notices.js';
 import { testConfig, type Isolation } from './env.js';
 
 /**

@@ -19,10 +19,11 @@ export function recoveryCodeFactor(deps: FactorDeps): StepFactor<'recovery_code'
       if (!accountId) return { ok: false, reason: 'no_account' };
       const code = normalizeRecoveryCode(input.code);
       // single-use: the conditional UPDATE decides, so parallel uses of one code give one success
-      if (!looksLikeRecoveryCode(code) || !(await deps.recoveryCodes.consume(accountId, hashRecoveryCode(code)))) return { ok: false, reason: 'bad_code', accountId };
+      // SPEC §3: the person is told how many remain, counted and stored with the use itself (issue #17)
+      const notice = deps.notify.within<{ remaining: number }>(ctx, ({ remaining }) => ({ kind: 'recovery_code_used', accountId, remaining }));
+      if (!looksLikeRecoveryCode(code) || !(await deps.recoveryCodes.consume(accountId, hashRecoveryCode(code), notice))) return { ok: false, reason: 'bad_code', accountId };
       deps.reads.forget(ctx); // the last code leaves no recovery factor
       const remaining = await deps.recoveryCodes.remaining(accountId);
-      await deps.notify(accountId, `A recovery code was used to sign in. ${remaining} remain.`);
       return {
         ok: true,
         accountId,

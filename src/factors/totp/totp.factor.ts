@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FactorDeps } from '../deps.js';
-import { completeEnrollment } from '../enrollment.js';
+import { completeEnrollment, factorAdded } from '../enrollment.js';
 import type { Enrollment, StepFactor } from '../factor.js';
 import { lockedMessage, type AttemptAudit } from '../attempts.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../recovery-codes/recovery-codes.js';
@@ -66,7 +66,7 @@ export function totpEnrollment(deps: FactorDeps): Enrollment<'totp', TotpConfirm
       if (!input || stored?.status !== 'pending') return { ok: false, reason: 'setup_expired', message: 'This setup was replaced or finished. Start again.', status: 400 };
       // a code is guessable: the same limits as at sign-in (SPEC §3)
       const subjects = subjectsFor(accountId, ctx.ip);
-      const what: AttemptAudit = { type: 'factor.enroll', subject: accountId, clientId: subject.clientId };
+      const what: AttemptAudit = { type: 'factor.enroll', subject: accountId, clientId: subject.clientId, factor: 'totp' };
       const lockedFor = await deps.attempts.lockedFor(ctx, subjects, what);
       if (lockedFor !== undefined) {
         ctx.set('Retry-After', String(lockedFor));
@@ -74,7 +74,7 @@ export function totpEnrollment(deps: FactorDeps): Enrollment<'totp', TotpConfirm
       }
       const step = await matchTotpStep(stored.secret, input.code, now, stored.lastUsedStep);
       const codes = newRecoveryCodes();
-      const confirmed = step === undefined ? undefined : await deps.factors.confirmTotpEnrollment(input.factorId, accountId, step, codes.map(hashRecoveryCode));
+      const confirmed = step === undefined ? undefined : await deps.factors.confirmTotpEnrollment(input.factorId, accountId, step, codes.map(hashRecoveryCode), factorAdded(deps, ctx, accountId));
       if (!confirmed) {
         await deps.attempts.failed(ctx, subjects, { ...what, reason: 'bad_code' });
         return { ok: false, reason: 'bad_code', message: 'That code did not match. Enter the current code from the app.', status: 400 };
@@ -82,7 +82,7 @@ export function totpEnrollment(deps: FactorDeps): Enrollment<'totp', TotpConfirm
       await deps.attempts.succeeded(subjects);
       deps.reads.forget(ctx); // an active factor now (and maybe codes): what this request read is stale
       const recoveryCodes = confirmed.recoveryCodesIssued ? codes : undefined;
-      await completeEnrollment(deps, ctx, subject, { factorId: input.factorId, type: 'totp', notice: 'An authenticator app was added to your account.', ...(recoveryCodes ? { recoveryCodes } : {}) });
+      await completeEnrollment(deps, ctx, subject, { factorId: input.factorId, type: 'totp', ...(recoveryCodes ? { recoveryCodes } : {}) });
       return { ok: true, factorId: input.factorId, event: { factor: 'totp', credentialId: input.factorId, at: now }, ...(recoveryCodes ? { recoveryCodes } : {}) };
     },
   };

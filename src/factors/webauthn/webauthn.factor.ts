@@ -3,7 +3,7 @@ import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { DuplicateCredentialError } from '../../store/factors.repo.js';
 import type { FactorDeps } from '../deps.js';
-import { completeEnrollment, refuseEnrollment } from '../enrollment.js';
+import { completeEnrollment, factorAdded, refuseEnrollment } from '../enrollment.js';
 import type { Enrollment, StepFactor } from '../factor.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../recovery-codes/recovery-codes.js';
 import { acceptAssertion, credentialsForSteps, prepareAssertion } from './assertion.js';
@@ -149,6 +149,7 @@ export function webauthnEnrollment<C extends AuthenticatorKind>(deps: FactorDeps
             attested: false,
           },
           codes.map(hashRecoveryCode),
+          factorAdded(deps, ctx, subject.accountId),
         );
       } catch (err) {
         if (err instanceof DuplicateCredentialError) return fail('duplicate_credential', 'This passkey or security key is already registered.');
@@ -160,7 +161,6 @@ export function webauthnEnrollment<C extends AuthenticatorKind>(deps: FactorDeps
         factorId: factor.id,
         type: 'webauthn',
         details: { kind, aaguid: verified.aaguid, backupEligible: verified.backupEligible, userVerified: verified.userVerified },
-        notice: `A ${kind === 'passkey' ? 'passkey' : 'security key'} ("${label}") was added to your account.`,
         ...(recoveryCodes ? { recoveryCodes } : {}),
       });
       return { ok: true, factorId: factor.id, ...(recoveryCodes ? { recoveryCodes } : {}) };
