@@ -5,6 +5,7 @@ import type * as oidc from 'openid-client';
 import { expectAccessible } from './support/a11y.js';
 import { callbackUrl, launchChromium } from './support/chromium.js';
 import { dropIsolation, newIsolation } from './support/env.js';
+import { adminApiToken, api } from './support/admin.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, createUser, discover, finish, RP_REDIRECT, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
@@ -154,6 +155,72 @@ describe('passkeys in Chromium (virtual authenticator)', () => {
       expect(claims.acr).toBe('phr');
       // the user-verified passkey supports every level by itself (SPEC §1), so amr describes it alone
       expect([...(claims.amr as string[])].sort()).toEqual(['mfa', 'swk', 'user']);
+      expect(v.violations).toEqual([]);
+    } finally {
+      await v.context.close();
+    }
+  });
+
+  it.each([
+    { signalApi: true, shown: 'a browser with the WebAuthn signal API' },
+    { signalApi: false, shown: 'a browser without it' },
+  ])('a passkey an admin removed: the sign-in page says it is no longer registered, and tells $shown', async ({ signalApi }) => {
+    const user = await createUser(server.app);
+    const v = await withAuthenticator({ backupEligible: false });
+    // the "Use a passkey" button only (no autofill request racing it), and every signal call recorded
+    await v.page.addInitScript((keepApi: boolean) => {
+      const w = window as unknown as { __signals: unknown[]; __nativeSignal: boolean };
+      const api = PublicKeyCredential as unknown as Record<string, unknown>;
+      w.__signals = [];
+      w.__nativeSignal = typeof api.signalUnknownCredential === 'function';
+      api.isConditionalMediationAvailable = () => Promise.resolve(false);
+      const native = api.signalUnknownCredential as ((o: unknown) => Promise<void>) | undefined;
+      if (!keepApi) delete api.signalUnknownCredential;
+      else if (native) {
+        api.signalUnknownCredential = (o: unknown) => {
+          w.__signals.push(o);
+          return native.call(PublicKeyCredential, o);
+        };
+      }
+    }, signalApi);
+    try {
+      await registerPasskey(v, user, 'Laptop passkey');
+      const [factor] = await server.app.stores.factors.listForAccount(user.id);
+      const [stored] = await server.app.stores.factors.webAuthnCredentials(user.id);
+      const credentialId = stored!.credentialId;
+
+      // an admin removes it (admin API); the browser's authenticator still holds it
+      const admin = await adminApiToken(server.app, server.issuer);
+      expect((await api(server.issuer, admin.token, 'DELETE', `/users/${user.id}/factors/${factor!.id}?reason=lost%20laptop`)).status).toBeLessThan(300);
+      const before = (await v.cdp.send('WebAuthn.getCredentials', { authenticatorId: v.authenticatorId })).credentials;
+      expect(before.map((c) => Buffer.from(c.credentialId, 'base64').toString('base64url'))).toContain(credentialId);
+
+      await v.context.clearCookies();
+      const started = await startAuthorization(config);
+      await v.page.goto(started.url.toString());
+      await v.page.locator('main[data-step="login"]').waitFor();
+      expect(await v.page.evaluate(() => (window as unknown as { __nativeSignal: boolean }).__nativeSignal)).toBe(true); // Chromium has the API
+      await v.page.getByRole('button', { name: 'Use a passkey' }).click();
+      const said = v.page.locator('main[data-step="login"] [data-unknown-passkey]');
+      await said.waitFor();
+      expect(await said.textContent()).toContain('That passkey is no longer registered here');
+      expect(await v.page.getByText(user.email).count()).toBe(0);
+      // the other ways stay open
+      await v.page.getByLabel('Password').waitFor();
+      await v.page.getByRole('link', { name: 'Forgot your password?' }).waitFor();
+      await expectAccessible(v.page, 'sign-in page after an unknown passkey');
+
+      const signals = await v.page.evaluate(() => (window as unknown as { __signals: unknown[] }).__signals);
+      const held = async () => (await v.cdp.send('WebAuthn.getCredentials', { authenticatorId: v.authenticatorId })).credentials.length;
+      if (signalApi) {
+        expect(signals).toEqual([{ rpId: 'localhost', credentialId }]);
+        // Chromium passes the signal to the authenticator: the virtual one forgets the passkey
+        for (let i = 0; i < 50 && (await held()) === before.length; i++) await v.page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+        expect(await held()).toBe(before.length - 1);
+      } else {
+        expect(signals).toEqual([]);
+        expect(await held()).toBe(before.length); // nothing told it; the words on the page are all there is
+      }
       expect(v.violations).toEqual([]);
     } finally {
       await v.context.close();

@@ -380,6 +380,48 @@ describe('hostile assertions are rejected, audited, and leave the session level 
   });
 });
 
+describe('a passkey the server no longer knows (issue #15 item 6)', () => {
+  it('the sign-in page says it is no longer registered and names its id for the signal API; a never-registered id gets the same words; a stale answer the generic refusal', async () => {
+    const user = await createUser(server.app);
+    const cred = await storeCredential(user.id, { userVerified: true, backupEligible: true }, 'Laptop passkey');
+    const [factor] = await server.app.stores.factors.listForAccount(user.id);
+    expect(await server.app.stores.factors.remove(factor!.id, user.id)).toBe(true); // as an admin's removal does
+
+    const browser = new Browser(server.issuer);
+    const { page } = await authorize(browser);
+    const assertion = cred.assert(optionsIn<RequestOptionsJSON>(page));
+    const refused = await postAssertion(browser, page, assertion);
+    expect(refused.status).toBe(401);
+    expect(isCallback(refused)).toBe(false);
+    expect(refused.html).toContain('data-step="login"');
+    expect(refused.html).toContain('That passkey is no longer registered here');
+    expect(refused.html).toContain(`data-unknown-credential="${cred.idB64}" data-rp-id="${rpId()}"`);
+    // nothing about the account it belonged to: no email, no name, no hint that one existed
+    expect(refused.html).not.toContain(user.email);
+    expect(refused.html).not.toContain('Laptop passkey');
+    // the password field is not blamed for a passkey's refusal
+    expect(refused.html).not.toContain('aria-invalid');
+    expect(await failures(undefined, 'unknown_credential')).toEqual(expect.arrayContaining([expect.objectContaining({ reason: 'unknown_credential' })]));
+
+    // the same answer again (its challenge is spent): the generic refusal, no id echoed
+    const again = await postAssertion(browser, refused, assertion);
+    expect(again.status).toBe(401);
+    expect(again.html).not.toContain('data-unknown-credential');
+    expect(again.html).not.toContain('no longer registered');
+
+    // a never-registered credential id is just as unknown: the same words, so they reveal nothing about accounts
+    const stranger = new SoftCredential(rpId(), server.issuer, { userVerified: true });
+    stranger.userHandle = 'AAAA';
+    const other = new Browser(server.issuer);
+    const fresh = await authorize(other);
+    const strangerPage = await postAssertion(other, fresh.page, stranger.assert(optionsIn<RequestOptionsJSON>(fresh.page)));
+    const alert = (html: string) => /<p class="error" role="alert" id="step-error"[^>]*>[^<]*<\/p>/.exec(html)?.[0];
+    expect(strangerPage.status).toBe(401);
+    expect(alert(strangerPage.html)).toBe(alert(refused.html));
+    expect(strangerPage.html).toContain(`data-unknown-credential="${stranger.idB64}"`);
+  });
+});
+
 describe('/account changes (SPEC §4, §5)', () => {
   it('renames and removes a factor after a fresh verification; another user’s factor id finds nothing', async () => {
     const user = await createUser(server.app);

@@ -36,7 +36,18 @@ export type StepOutcome =
       /** shown to the person before the sign-in goes on (e.g. recovery codes left, SPEC §3) */
       interstitial?: { view: string; context: Record<string, unknown> };
     }
-  | { ok: false; reason: string; accountId?: string };
+  | {
+      ok: false;
+      reason: string;
+      accountId?: string;
+      /** a sentence that replaces the factor's generic refusal (it must reveal nothing the caller does not hold) */
+      refusal?: string;
+      /**
+       * issue #15: the browser offered a WebAuthn credential the server does not know; the page reports
+       * it with PublicKeyCredential.signalUnknownCredential where the browser has it
+       */
+      unknownCredential?: { rpId: string; credentialId: string };
+    };
 
 export interface PageArgs {
   ctx: Context;

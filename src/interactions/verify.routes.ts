@@ -72,7 +72,8 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
       if (!outcome.ok) {
         await deps.attempts.failed(ctx, subjects, { ...what, subject: outcome.accountId ?? state.accountId, reason: outcome.reason });
         ctx.status = 401;
-        return deps.next.proceed(ctx, interaction, { ...keep, error: factor.refusal }, state);
+        const unknownCredential = outcome.unknownCredential ? { unknownCredential: outcome.unknownCredential } : {};
+        return deps.next.proceed(ctx, interaction, { ...keep, error: outcome.refusal ?? factor.refusal, ...unknownCredential }, state);
       }
 
       await deps.attempts.succeeded(subjects);

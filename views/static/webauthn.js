@@ -78,6 +78,26 @@
     }
   }
 
+  // Issue #15 item 6: the server did not know the passkey the browser offered (removed by its owner or an
+  // admin). Where the browser has the WebAuthn signal API it is told, so it stops offering that passkey;
+  // the page already says so in words, with or without the API.
+  function signalUnknownCredential() {
+    var marker = document.querySelector('[data-unknown-credential]');
+    var api = window.PublicKeyCredential;
+    if (!marker || !api || typeof api.signalUnknownCredential !== 'function') return;
+    try {
+      var signalled = api.signalUnknownCredential({
+        rpId: marker.getAttribute('data-rp-id'),
+        credentialId: marker.getAttribute('data-unknown-credential'),
+      });
+      // best effort: a browser that refuses the signal changes nothing for the person
+      if (signalled && typeof signalled.catch === 'function') signalled.catch(function () {});
+    } catch (e) {
+      /* an old implementation that throws: nothing to do */
+    }
+  }
+  signalUnknownCredential();
+
   var forms = document.querySelectorAll('form[data-webauthn]');
   for (var i = 0; i < forms.length; i++) setUp(forms[i]);
 })();

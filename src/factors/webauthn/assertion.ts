@@ -5,6 +5,7 @@ import {
   CHALLENGE_TTL_SECONDS,
   parseCredentialJson,
   verifyAssertion,
+  UnknownCredential,
   WebAuthnRejected,
   type RelyingParty,
 } from './webauthn.js';
@@ -86,7 +87,8 @@ export async function acceptAssertion(deps: WebAuthnStepDeps, interactionUid: st
   }
 
   const credential = await deps.factors.findWebAuthnCredential(response.id);
-  if (!credential) throw new WebAuthnRejected('unknown_credential');
+  // the challenge was ours and fresh, so this is the browser's answer to our own request: its id is echoed back only
+  if (!credential) throw new UnknownCredential(response.id);
   // SPEC §3: the credential must belong to the account being stepped up
   const account = record.accountId ?? expectedAccountId;
   if (account !== undefined && credential.accountId !== account) throw new WebAuthnRejected('credential_of_another_account');

@@ -8,13 +8,16 @@ import type { Enrollment, StepFactor } from '../factor.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../recovery-codes/recovery-codes.js';
 import { acceptAssertion, credentialsForSteps, prepareAssertion } from './assertion.js';
 import { authenticatorModel } from './authenticator-models.js';
-import { CHALLENGE_TTL_SECONDS, challengeOf, parseCredentialJson, registrationOptions, verifyRegistration, WebAuthnRejected, type AuthenticatorKind } from './webauthn.js';
+import { CHALLENGE_TTL_SECONDS, challengeOf, parseCredentialJson, registrationOptions, UnknownCredential, verifyRegistration, WebAuthnRejected, type AuthenticatorKind } from './webauthn.js';
 
 const form = z.object({ response: z.string().max(20_000).default('') });
 export type WebAuthnInput = z.infer<typeof form>;
 const MAX_LABEL_LENGTH = 64;
 const registrationForm = z.object({ response: z.string().max(20_000).default(''), label: z.string().max(1000).default('') });
 export type RegistrationInput = z.infer<typeof registrationForm>;
+
+const BASE64URL = /^[A-Za-z0-9_-]{1,1400}$/;
+export const UNKNOWN_PASSKEY = 'That passkey is no longer registered here, so it cannot sign you in. Sign in another way; you can add a new passkey from your account.';
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
@@ -40,6 +43,12 @@ export function webauthnFactor(deps: FactorDeps): StepFactor<'webauthn', WebAuth
       try {
         accepted = await acceptAssertion({ ...deps, now: () => now }, interactionUid, input.response, accountId);
       } catch (err) {
+        // issue #15 item 6: a passkey the server no longer knows (removed by an admin, say) is named as such,
+        // and the browser is told so it stops offering it. Nothing about any account is said: the caller
+        // holds that credential, and an unknown id is unknown whoever asks.
+        if (err instanceof UnknownCredential && BASE64URL.test(err.credentialId)) {
+          return { ok: false, reason: err.reason, accountId, refusal: UNKNOWN_PASSKEY, unknownCredential: { rpId: deps.rp.id, credentialId: err.credentialId } };
+        }
         if (err instanceof WebAuthnRejected) return { ok: false, reason: err.reason, accountId };
         throw err;
       }

@@ -215,6 +215,18 @@ export class WebAuthnRejected extends Error {
   }
 }
 
+/**
+ * Issue #15 item 6: the posted credential id matches no stored credential (removed by its owner or an
+ * admin, or never registered here). Only the id the browser itself sent is kept, so the page can tell
+ * the browser (WebAuthn signal API) and the person that this passkey is no longer registered.
+ */
+export class UnknownCredential extends WebAuthnRejected {
+  constructor(readonly credentialId: string) {
+    super('unknown_credential');
+    this.name = 'UnknownCredential';
+  }
+}
+
 function classify(err: unknown): RejectionReason {
   const message = err instanceof Error ? err.message : '';
   if (/counter/i.test(message)) return 'counter_not_increased';
