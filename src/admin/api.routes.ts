@@ -41,6 +41,7 @@ import {
  * access (403), both before the token expires.
  */
 export const API_PREFIX = '/admin/api';
+export const API_TAGS = ['users', 'factors', 'sessions', 'clients', 'audit', 'decisions', 'policy'] as const;
 
 export interface ApiInput {
   params: Record<string, string>;
@@ -62,7 +63,7 @@ export interface ApiRoute {
   path: string;
   operationId: string;
   summary: string;
-  tag: 'users' | 'factors' | 'sessions' | 'clients' | 'audit';
+  tag: (typeof API_TAGS)[number];
   query?: z.ZodType;
   body?: z.ZodType;
   responses: Record<number, ApiResponseSpec>;
@@ -338,6 +339,8 @@ export interface AdminApiDeps {
   jwks: { keys: object[] };
   clients: ClientsRepo;
   admin: AdminService;
+  /** routes defined in their own files (issue #19: decisions and the policy dry-run), after apiRoutes() */
+  moreRoutes?: ApiRoute[];
   openapi: () => object;
 }
 
@@ -410,7 +413,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
     ctx.body = deps.openapi();
   });
 
-  for (const route of apiRoutes(deps.admin)) {
+  for (const route of [...apiRoutes(deps.admin), ...(deps.moreRoutes ?? [])]) {
     const koaPath = route.path.replace(/\{(\w+)\}/g, ':$1');
     const handlers = [
       async (ctx: Context, next: Next) => {

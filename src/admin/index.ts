@@ -12,6 +12,11 @@ import { createAdminService } from './admin-service.js';
 import { apiRoutes, createAdminApiRouter } from './api.routes.js';
 import { openApiDocument } from './openapi.js';
 import { createAdminUiRouter } from './ui.routes.js';
+import { createAccountReads } from '../store/account-reads.js';
+import { createDecisionsRepo } from '../store/decisions.repo.js';
+import { decisionApiRoutes } from './decisions.api.js';
+import { mountDecisionPages, recentSignIns } from './decisions.routes.js';
+import type { DryRunDeps } from './dry-run.js';
 
 export { adminClient, ADMIN_CLIENT_ID } from './internal-client.js';
 
@@ -20,7 +25,7 @@ export interface AdminDeps {
   issuer: string;
   provider: Provider;
   jwks: { keys: object[] };
-  stores: Pick<Stores, 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis'>;
+  stores: Pick<Stores, 'db' | 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis'>;
   redisKeyPrefix: string;
   /** the clients repository the provider reads through (cached): admin changes go through it so they drop cached records */
   providerClients?: Stores['clients'];
@@ -44,6 +49,18 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     notify: deps.notify,
     acrValues: deps.policy.levels.map((l) => l.acr),
   });
+  // issue #19: decision traces and the policy dry-run
+  const decisions = { decisions: createDecisionsRepo(deps.stores.db), clients: deps.stores.clients, accounts: deps.stores.accounts };
+  const reads = createAccountReads(deps.stores.db, deps.stores.accounts);
+  const dryRun: DryRunDeps = {
+    policy: deps.policy,
+    findAccount: (idOrEmail) => (idOrEmail.includes('@') ? deps.stores.accounts.findByEmail(idOrEmail) : deps.stores.accounts.findById(idOrEmail)),
+    findClient: (id) => deps.stores.clients.find(id),
+    enrolledFactors: (id) => reads.enrolledFactors(undefined, id),
+    listAccounts: () => deps.stores.accounts.list(),
+    now: deps.now,
+  };
+  const moreRoutes = decisionApiRoutes({ ...decisions, dryRun, userExists: async (id) => Boolean(await deps.stores.accounts.findById(id)) });
   let document: object | undefined;
   const api = createAdminApiRouter({
     issuer: deps.issuer,
@@ -52,7 +69,8 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     // uncached on purpose: a deleted or de-scoped admin client loses access at once, on every instance
     clients: deps.stores.clients,
     admin,
-    openapi: () => (document ??= openApiDocument(deps.issuer, apiRoutes(admin))),
+    moreRoutes,
+    openapi: () => (document ??= openApiDocument(deps.issuer, [...apiRoutes(admin), ...moreRoutes])),
   });
   const ui = createAdminUiRouter({
     provider: deps.provider,
@@ -66,6 +84,8 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     audit: deps.audit,
     admin,
     now: deps.now,
+    morePages: mountDecisionPages(decisions),
+    userPageExtras: recentSignIns(decisions),
   });
   return [api, ui];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_PREFIX, VALIDATION_PROBLEM, type ApiRoute } from './api.routes.js';
+import { API_PREFIX, API_TAGS, VALIDATION_PROBLEM, type ApiRoute } from './api.routes.js';
 import { problemOutput } from './schemas.js';
 
 /**
@@ -52,13 +52,13 @@ export function openApiDocument(issuer: string, routes: ApiRoute[]): object {
       title: 'stepup admin API',
       version: '1',
       description:
-        'Users, their factors and sessions, clients and the audit trail. Authenticate with a JWT access token with scope `admin`, ' +
+        'Users, their factors and sessions, clients, the audit trail, the decision trace of each sign-in and the policy dry-run. Authenticate with a JWT access token with scope `admin`, ' +
         'obtained by an admin API client (`stepup client create --grant-type client_credentials --scope admin`) at the token endpoint ' +
         'with the client credentials grant. Every change is written to the audit trail with the client as actor.',
     },
     servers: [{ url: `${issuer}${API_PREFIX}` }],
     security: [{ bearer: ['admin'] }],
-    tags: ['users', 'factors', 'sessions', 'clients', 'audit'].map((name) => ({ name })),
+    tags: API_TAGS.map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {

@@ -42,6 +42,16 @@ export interface AdminUiDeps {
   audit: Audit;
   admin: AdminService;
   now: () => number;
+  /** pages defined in their own files (issue #19: decision traces), behind the same admin guard */
+  morePages?: (router: Router, kit: AdminPageKit) => void;
+  /** more for the user page's view (issue #19: the user's recent sign-ins) */
+  userPageExtras?: (accountId: string) => Promise<Record<string, unknown>>;
+}
+
+/** What a page defined in another file renders with: the admin layout's context and the message page. */
+export interface AdminPageKit {
+  page(ctx: Context, view: string, context: Record<string, unknown>, status?: number): void;
+  problem(ctx: Context, status: number, title: string, message: string): void;
 }
 
 const STATE_COOKIE = 'stepup.admin';
@@ -281,6 +291,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       recoveryCodes,
       events: events.map((e) => eventView(e, names)),
       notice: NOTICES[str(ctx.query.notice)],
+      ...(deps.userPageExtras ? await deps.userPageExtras(account.id) : {}),
     });
   });
 
@@ -622,5 +633,6 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     ctx.body = csv ? auditCsv(all, await namesFor(all)) : JSON.stringify({ items: all });
   });
 
+  deps.morePages?.(router, { page, problem });
   return router;
 }

@@ -15,6 +15,7 @@ import { DuplicateEmailError } from '../store/accounts.repo.js';
 import { DuplicateClientError, type ClientRecord } from '../store/clients.repo.js';
 import { openStores, type Stores } from '../store/stores.js';
 import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
+import { policyCommand } from './policy-explain.js';
 
 /** `stepup` (SPEC §7). Bad input: a one-line reason on stderr and a non-zero exit. */
 export class UsageError extends Error {}
@@ -31,7 +32,12 @@ const USAGE = `usage: stepup <command>
                 [--default-acr A]... [--minimum-acr A] [--grant-type G]... [--scope "S1 S2"] [--name N]
                 [--id-token-signing-alg RS256|ES256] [--userinfo-signing-alg RS256|ES256]
   client list
-  keys rotate                             add new signing keys; old public keys stay published`;
+  keys rotate                             add new signing keys; old public keys stay published
+  policy explain (--user E | --all-users) [--client ID] [--acr-values "A B"] [--claims JSON]
+                [--max-age N] [--prompt P] [--at ISO-time] [--session "password@-10m,totp@-5m"]
+                [--policy-file F] [--json]
+                                          dry-run a decision (writes nothing); --all-users counts
+                                          outcomes and who can reach each level`;
 
 const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 
@@ -310,6 +316,9 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       case 'client':
         await clientCommand(config, rest);
+        return 0;
+      case 'policy':
+        await policyCommand(config, rest, { parse, withStores, UsageError });
         return 0;
       case 'keys': {
         if (rest[0] !== 'rotate') throw new UsageError('usage: stepup keys rotate');

@@ -1,8 +1,9 @@
 import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
-import { decide, parseRequirement, type AuthorizationInputs, type EnrolledFactor, type FactorEvent, type Policy } from '../stepup/index.js';
+import { decide, explain, parseRequirement, type AuthorizationInputs, type DecisionInputs, type EnrolledFactor, type FactorEvent, type Policy } from '../stepup/index.js';
 import type { SessionEventsStore } from '../store/redis/session-events.js';
 import { clientAcrSettings, type ClientInstance } from './client-metadata.js';
+import { decisionRecord, factorsUsed, newSignInId, SIGN_IN_ID } from './decision-record.js';
 
 /**
  * The only bridge between oidc-provider and the pure policy in src/stepup/ (SPEC §2).
@@ -44,6 +45,21 @@ export function requestInputs(params: Record<string, unknown>): AuthorizationInp
 }
 
 
+/**
+ * Issue #19: the decisions of one authorization request share a sign-in id. A decision that prompts
+ * hands its id to the Interaction (the check's details land in `prompt.details`), and the decision at
+ * the resume reads it back; a sign-in that started without a session takes the interaction's uid.
+ */
+const SIGN_IN_DETAIL = 'stepup_sign_in';
+const promptedSignIns = new WeakMap<object, string>();
+
+function resumedSignIn(ctx: KoaContextWithOIDC): string {
+  const interaction = ctx.oidc.entities.Interaction as { uid?: string; prompt?: { details?: Record<string, unknown> } } | undefined;
+  const carried = interaction?.prompt?.details?.[SIGN_IN_DETAIL];
+  if (typeof carried === 'string' && SIGN_IN_ID.test(carried)) return carried;
+  return typeof interaction?.uid === 'string' && SIGN_IN_ID.test(interaction.uid) ? interaction.uid : newSignInId();
+}
+
 export function createStepUpPolicy(deps: PolicyBridgeDeps) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
@@ -60,44 +76,53 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
         const session = ctx.oidc.session;
         const params = ctx.oidc.params as Record<string, unknown>;
         const client = clientAcrSettings(ctx.oidc.client as ClientInstance | undefined);
-        // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
-        const { unmetReason } = parseRequirement(deps.policy, requestInputs(params), client);
-        if (unmetReason) throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${unmetReason})`);
-        if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it
+        const request = requestInputs(params);
         const result = ctx.oidc.result as { login?: unknown; stepup?: StepUpResult } | undefined;
         const resumed = Boolean(result?.login);
+        const audit = (trace: ReturnType<typeof explain>, signIn: string, extra: Pick<Parameters<typeof decisionRecord>[0], 'stepsAsked' | 'factorsUsed'> = {}) =>
+          deps.audit.record({
+            type: 'stepup.decision',
+            outcome: trace.outcome.code === 'satisfied' ? 'success' : trace.outcome.code === 'unmet' ? 'failure' : 'info',
+            reason: trace.outcome.reason,
+            subject: session?.accountId,
+            clientId: ctx.oidc.client?.clientId,
+            ip: ctx.ip,
+            userAgent: ctx.get('user-agent'),
+            requestId: ctx.state?.requestId,
+            details: { ...decisionRecord({ signIn, resumed, trace, ...extra }) },
+          });
+
+        // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
+        const { unmetReason } = parseRequirement(deps.policy, request, client);
+        if (unmetReason) {
+          await audit(explain({ policy: deps.policy, request, client, sessionEvents: [], enrolled: [], now: deps.now() }), resumed ? resumedSignIn(ctx) : newSignInId());
+          throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${unmetReason})`);
+        }
+        if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it
         const accountId = session.accountId;
-        const { decision, requirement } = decide({
+        const enrolled = await deps.enrolledFactors(accountId, ctx);
+        const pinned = result?.stepup?.target;
+        const inputs: DecisionInputs = {
           policy: deps.policy,
-          request: requestInputs(params),
+          request,
           client,
           sessionEvents: await deps.sessionEvents.get(session.uid, accountId),
           // on resume: what the interaction proved, towards the target it started with
-          ...(resumed ? { interaction: { events: result?.stepup?.events ?? [], ...(result?.stepup?.target ? { target: result.stepup.target } : {}) } } : {}),
-          enrolled: await deps.enrolledFactors(accountId, ctx),
+          ...(resumed ? { interaction: { events: result?.stepup?.events ?? [], ...(pinned ? { target: pinned } : {}) } } : {}),
+          enrolled,
           now: deps.now(),
-        });
+        };
+        const { decision } = decide(inputs);
 
-        await deps.audit.record({
-          type: 'stepup.decision',
-          outcome: decision.outcome === 'satisfied' ? 'success' : decision.outcome === 'unmet' ? 'failure' : 'info',
-          reason: decision.reason,
-          subject: accountId,
-          clientId: ctx.oidc.client?.clientId,
-          ip: ctx.ip,
-          userAgent: ctx.get('user-agent'),
-          requestId: ctx.state?.requestId,
-          details: {
-            inputs: requestInputs(params),
-            requested: requirement.requested,
-            held: decision.held,
-            target: decision.outcome === 'step_up' ? decision.target : decision.outcome === 'satisfied' ? decision.acr : undefined,
-            resumed,
-          },
-        });
+        // issue #19: the decision's trace (explain() calls the same decide()); at the resume, also what the
+        // interaction asked for and the factors it used
+        const signIn = resumed ? resumedSignIn(ctx) : newSignInId();
+        const interactionEvents = result?.stepup?.events ?? [];
+        const asked = resumed ? explain({ ...inputs, interaction: { events: [], ...(pinned ? { target: pinned } : {}) } }).steps : undefined;
+        await audit(explain(inputs), signIn, resumed ? { stepsAsked: asked ?? [], factorsUsed: factorsUsed(interactionEvents, enrolled) } : {});
 
         if (decision.outcome === 'satisfied') {
-          if (resumed) await deps.sessionEvents.append(session.uid, accountId, result?.stepup?.events ?? []);
+          if (resumed) await deps.sessionEvents.append(session.uid, accountId, interactionEvents);
           session.acr = decision.acr;
           session.amr = decision.amr;
           session.loginTs = decision.authTime;
@@ -110,7 +135,13 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
             decision.outcome === 'unmet' ? `requested authentication level cannot be reached (${decision.reason})` : 'the authentication did not reach the requested level',
           );
         }
+        promptedSignIns.set(ctx, signIn);
         return interactionPolicy.Check.REQUEST_PROMPT;
+      },
+      // lands in the Interaction's prompt.details: the resume's decision joins this sign-in (issue #19)
+      (ctx: KoaContextWithOIDC) => {
+        const signIn = promptedSignIns.get(ctx);
+        return signIn ? { [SIGN_IN_DETAIL]: signIn } : {};
       },
     ),
     0,

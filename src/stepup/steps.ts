@@ -19,6 +19,10 @@ export interface EnrolledFactor {
   attested?: boolean;
   /** WebAuthn: a passkey able to do user verification */
   userVerifying?: boolean;
+  /** display only (issue #19, the decision trace): the name the user gave it; never read by the policy */
+  label?: string;
+  /** display only (issue #19): the WebAuthn authenticator's AAGUID, named as its model where known */
+  aaguid?: string;
 }
 
 /** A verification, recorded (a FactorEvent) or possible (an enrolled factor): the fields the step rules look at. */

@@ -36,17 +36,23 @@ interface ActiveFactorJson {
   backup_eligible: boolean | null;
   user_verifying: boolean | null;
   attested: boolean | null;
+  label: string;
+  aaguid: string | null;
 }
 
 const UUID = /^[0-9a-f-]{36}$/i;
 
-/** Only the factor columns the policy needs leave the database: never a secret or a public key. */
+/**
+ * Only the factor columns the policy needs leave the database (and, for the decision trace of issue #19,
+ * the label and AAGUID that name a factor): never a secret or a public key.
+ */
 const snapshotSql = (where: string) => `
 select a.*,
   (select count(*) from recovery_codes r where r.account_id = a.id and r.used_at is null)::int as recovery_codes_remaining,
   coalesce(
     (select json_agg(json_build_object('id', f.id, 'type', f.type, 'backup_eligible', f.backup_eligible,
-                                       'user_verifying', f.user_verifying, 'attested', f.attested) order by f.created_at asc)
+                                       'user_verifying', f.user_verifying, 'attested', f.attested,
+                                       'label', f.label, 'aaguid', f.aaguid) order by f.created_at asc)
        from factors f where f.account_id = a.id and f.status = 'active'),
     '[]'::json) as active_factors
 from accounts a where ${where}`;
@@ -63,8 +69,8 @@ function toSnapshot(row: SnapshotRow): Snapshot {
     ...row.active_factors.map(
       (f): EnrolledFactor =>
         f.type === 'webauthn'
-          ? { factor: 'webauthn', credentialId: f.id, backupEligible: f.backup_eligible === true, userVerifying: f.user_verifying === true, attested: f.attested === true }
-          : { factor: f.type, credentialId: f.id },
+          ? { factor: 'webauthn', credentialId: f.id, backupEligible: f.backup_eligible === true, userVerifying: f.user_verifying === true, attested: f.attested === true, label: f.label, ...(f.aaguid ? { aaguid: f.aaguid } : {}) }
+          : { factor: f.type, credentialId: f.id, label: f.label },
     ),
     ...(row.recovery_codes_remaining > 0 ? [{ factor: 'recovery_code' as const, credentialId: 'recovery_codes' }] : []),
   ];
