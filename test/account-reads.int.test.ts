@@ -29,7 +29,8 @@ describe('account reads', () => {
     await stores.factors.createPendingTotp(user.id, 'Not confirmed', 'JBSWY3DPEHPK3PXP');
     expect(await reads().enrolledFactors(undefined, user.id)).toEqual([
       { factor: 'password', credentialId: 'password' },
-      { factor: 'totp', credentialId: totp.factorId },
+      // issue #19: the label names the factor in the decision trace (display only)
+      { factor: 'totp', credentialId: totp.factorId, label: 'Phone' },
     ]);
     await stores.recoveryCodes.replace(user.id, ['a'.repeat(43)]);
     expect((await reads().enrolledFactors(undefined, user.id)).map((f) => f.factor)).toEqual(['password', 'totp', 'recovery_code']);

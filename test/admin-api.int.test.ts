@@ -63,6 +63,7 @@ describe('OpenAPI document', () => {
       resetFactors: () => ({ reason: 'lost phone' }),
       createClient: () => ({ client_id: `c-${Math.random().toString(36).slice(2)}`, redirect_uris: ['https://app.example/cb'] }),
       updateClient: () => ({ redirect_uris: ['https://app.example/cb2'], default_acr_values: ['aal2'], minimum_acr: 'aal1' }),
+      explainPolicy: (f) => ({ user: f.userId, client_id: f.clientId, acr_values: 'aal2', session: 'password@-1m' }),
     };
 
     for (const { path, method, op } of operations) {
