@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import * as oidc from 'openid-client';
-import type { Page as ChromiumPage } from 'playwright-core';
+import { expectAccessible } from './support/a11y.js';
 import { adminApiToken, api, createAccountWithTotp } from './support/admin.js';
 import { Browser, type Page } from './support/browser.js';
 import { testEnv } from './support/env.js';
@@ -142,7 +141,7 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     await page.getByRole('button', { name: 'Verify code' }).click();
     await page.getByRole('heading', { name: 'Recent sign-ins' }).waitFor();
     expect(await page.locator('[data-list="recent-sign-ins"] li').count()).toBe(3);
-    await axe(page);
+    await expectAccessible(page, 'user page with recent sign-ins');
 
     // the list, filtered by outcome
     await page.getByRole('link', { name: 'Every sign-in with its decision trace' }).click();
@@ -151,7 +150,7 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     await page.waitForURL(/outcome=unmet/);
     expect(await page.locator('[data-list="sign-ins"] li').count()).toBe(1);
     expect(await page.locator('[data-list="sign-ins"] li').textContent()).toContain('no_enrolled_factor_for_target');
-    await axe(page);
+    await expectAccessible(page, 'sign-ins filtered by outcome');
 
     // the step-up's own page: both decisions in time order, the client's name and the label as text
     await page.goto(`${bed.server.issuer}/admin/users/${user.id}/sign-ins?outcome=satisfied`);
@@ -174,7 +173,7 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     const html = await page.content();
     expect(html).toContain('&lt;script&gt;alert("client")&lt;/script&gt;Payroll &amp; &lt;b&gt;Co&lt;/b&gt;');
     expect(html).not.toContain('<img src=x');
-    await axe(page);
+    await expectAccessible(page, 'one sign-in with its decision trace');
 
     // from an audit event to its trace
     await page.goto(`${bed.server.issuer}/admin/audit?subject=${encodeURIComponent(user.email)}&type=stepup.decision`);
@@ -192,12 +191,6 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     await context.close();
   });
 });
-
-async function axe(page: ChromiumPage) {
-  const result = await new AxeBuilder({ page }).analyze();
-  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
-}
 
 /**
  * SPEC §2's rules as rows, each driven twice: the real flow (a real RP request on a real session,
