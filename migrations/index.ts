@@ -5,6 +5,7 @@ import * as createRecoveryCodes from './20261122020000_create_recovery_codes.js'
 import * as addWebAuthnCredentials from './20261122030000_add_webauthn_credentials.js';
 import * as addClientSigningAlgs from './20261204000000_add_client_signing_algs.js';
 import * as addPasswordChanges from './20261204010000_add_password_changes.js';
+import * as createOutbox from './20261206031700_create_outbox.js';
 
 /**
  * Migrations are listed here rather than discovered from the file system, so the same list runs under
@@ -17,6 +18,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261122030000_add_webauthn_credentials': addWebAuthnCredentials,
   '20261204000000_add_client_signing_algs': addClientSigningAlgs,
   '20261204010000_add_password_changes': addPasswordChanges,
+  '20261206031700_create_outbox': createOutbox,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -24,7 +24,11 @@ import { createDemoRouter } from './ops/demo.routes.js';
 import { createHealthRouter } from './ops/health.routes.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createNoticeSender, type SendNotice } from './notifications/notices.js';
-import { createNotifier } from './notifications/notifier.js';
+import { createNotifier, emailOutbox } from './notifications/notifier.js';
+import { createEmailDelivery } from './notifications/email.js';
+import { createOutboxWorker, type Delivery, type OutboxWorker, type OutboxWorkerOptions } from './outbox/worker.js';
+import { createWebhookDelivery } from './webhooks/delivery.js';
+import type { OutboxChannel } from './store/outbox.repo.js';
 import { createNewPasswordStep } from './account/new-password-step.js';
 import { createPasswordResetRouter } from './account/password-reset.routes.js';
 import { createSessionEventsStore } from './store/redis/session-events.js';
@@ -55,6 +59,8 @@ export interface AppOptions {
   now?: () => number;
   /** where notices carrying a secret (a forgot-password link) go; tests capture them */
   sendNotice?: SendNotice;
+  /** issue #17: the outbox worker's timing (tests: a short backoff, their own clock); `start: false` leaves it stopped */
+  outbox?: OutboxWorkerOptions & { start?: boolean };
 }
 
 export interface App {
@@ -62,6 +68,8 @@ export interface App {
   policy: ReturnType<typeof loadPolicy>;
   stores: Stores;
   logger: Logger;
+  /** issue #17: delivers the outbox (mail, webhooks); started with the app, stopped by close() */
+  outbox: OutboxWorker;
   callback: ReturnType<Provider['callback']>;
   close(): Promise<void>;
 }
@@ -74,7 +82,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const policy = loadPolicy(config.policyFile);
   const acrValues = policy.levels.map((l) => l.acr);
-  const stores = await openStores(config, logger, options.schema);
+  const stores = await openStores(config, logger, options.schema, { outboxClock: options.outbox?.clock });
   if (await ensureSigningKeys(stores.signingKeys)) logger.info('generated signing keys (ES256, RS256)');
   const jwks = await loadProviderJwks(stores.signingKeys);
 
@@ -111,7 +119,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const challenges = createChallengeStore(stores.redis, prefix);
   const rp = relyingPartyFor(config.issuer);
 
-  const notify = createNotifier({ logger, db: stores.db, now });
+  // issue #17: with SMTP_URL notifications and reset links go through the outbox; without, log lines
+  const mailOutbox = config.smtpUrl ? stores.outbox : undefined;
+  const notify = createNotifier({ logger, db: stores.db, now, outbox: mailOutbox ? emailOutbox(mailOutbox) : undefined });
   const attempts = createAttemptGuard(limiter, stores.audit, notify);
   const accountSessions = createAccountSessions(stores.redis, prefix);
   const newPassword = createNewPasswordStep({
@@ -133,7 +143,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sessions: accountSessions,
     audit: stores.audit,
     notify,
-    sendNotice: options.sendNotice ?? createNoticeSender(logger),
+    sendNotice: options.sendNotice ?? createNoticeSender(logger, mailOutbox, stores.db),
     resetByEmail: Boolean(config.smtpUrl),
     redis: stores.redis,
     redisKeyPrefix: prefix,
@@ -239,12 +249,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   });
 
+  const email = config.smtpUrl ? createEmailDelivery({ smtpUrl: config.smtpUrl, from: config.smtpFrom, issuer: config.issuer, accounts: stores.accounts, viewsDir: views.dir }) : undefined;
+  const deliveries: Partial<Record<OutboxChannel, Delivery>> = {
+    ...(email ? { email } : {}),
+    ...(config.webhook ? { webhook: createWebhookDelivery({ ...config.webhook, production: config.production }, options.outbox?.clock) } : {}),
+  };
+  if (config.webhook) logger.info({ webhook: { origin: config.webhook.url.origin, events: config.webhook.events.describe(), allowPrivate: config.webhook.allowPrivate } }, 'audit events go to a webhook');
+  const outbox = createOutboxWorker({ outbox: stores.outbox, deliveries, logger, options: options.outbox });
+  const stopWaking = stores.outbox.onAdded(() => outbox.wake());
+  if (options.outbox?.start !== false) outbox.start();
+
   return {
     provider,
     policy,
     stores,
     logger,
+    outbox,
     callback: provider.callback(),
-    close: () => stores.close(),
+    async close() {
+      stopWaking();
+      await outbox.stop();
+      email?.close();
+      await stores.close();
+    },
   };
 }

@@ -2,6 +2,9 @@ import type { Context } from 'koa';
 import type { Logger } from '../ops/logger.js';
 import type { AuditRecord, AuditRepo } from '../store/audit.repo.js';
 import type { AuditEventType } from './event-types.js';
+import type { OutboxRepo } from '../store/outbox.repo.js';
+import type { WebhookEventFilter } from '../webhooks/config.js';
+import { webhookPayload } from '../webhooks/payload.js';
 
 export { AUDIT_EVENT_TYPES, isAuditEventType, loginEventType, type AuditEventType, type LoginEventType } from './event-types.js';
 
@@ -10,8 +13,11 @@ export interface AuditEvent extends Omit<AuditRecord, 'type'> {
   type: AuditEventType;
 }
 
-/** Every decision and security event goes to the audit trail (Postgres) and the log. */
-export function createAudit(repo: AuditRepo, logger: Logger) {
+/**
+ * Every decision and security event goes to the audit trail (Postgres) and the log; with WEBHOOK_URL,
+ * the types WEBHOOK_EVENTS selects also go to the webhook outbox, in the same statement (issue #17).
+ */
+export function createAudit(repo: AuditRepo, logger: Logger, webhooks?: { events: WebhookEventFilter; outbox: OutboxRepo }) {
   return {
     async record(event: AuditEvent, ctx?: Context): Promise<void> {
       const full: AuditEvent = {
@@ -21,7 +27,9 @@ export function createAudit(repo: AuditRepo, logger: Logger) {
         requestId: event.requestId ?? (ctx?.state.requestId as string | undefined),
       };
       logger.info({ audit: { ...full, userAgent: undefined } }, `audit ${event.type} ${event.outcome}`);
-      await repo.append(full);
+      if (!webhooks?.events.accepts(full.type)) return repo.append(full);
+      await repo.append(full, webhooks.outbox.webhookColumns(full.type, webhookPayload(full)));
+      webhooks.outbox.added();
     },
     list: repo.list,
     lastSignIns: repo.lastSignIns,

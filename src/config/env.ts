@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../oidc/signing-keys.js';
 import type { HostPort, RedisConnection } from '../store/redis/client.js';
+import { parseWebhookEvents, webhookSecretProblem, type WebhookEventFilter } from '../webhooks/config.js';
 
 /**
  * Configuration from the environment (SPEC §6). Parsed once, validated, frozen.
@@ -94,7 +95,37 @@ const envSchema = z.object({
     .optional()
     .refine((v) => v === undefined || /^[0-9a-fA-F]{64}$/.test(v), 'must be 64 hex characters (openssl rand -hex 32)'),
   POLICY_FILE: z.string().min(1).optional(),
-  SMTP_URL: z.string().min(1).optional(),
+  SMTP_URL: z
+    .string()
+    .min(1)
+    .optional()
+    .refine((v) => v === undefined || /^smtps?:\/\/[^/?#]+/.test(v), 'must be an smtp:// or smtps:// URL (smtp://user:pass@host:587)'),
+  // issue #17: the sender of notification mails; default no-reply@<the issuer's host>
+  SMTP_FROM: z.string().min(3).max(320).optional().refine((v) => v === undefined || (/@[^@\s>]+>?\s*$/.test(v) && !/[\r\n]/.test(v)), 'must be an email address, optionally with a name: "stepup <no-reply@example.com>"'),
+  WEBHOOK_URL: z
+    .string()
+    .min(1)
+    .optional()
+    .refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      const problem = v === undefined ? undefined : webhookSecretProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  WEBHOOK_EVENTS: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      const { problem } = parseWebhookEvents(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0', ''])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z
     .enum(['true', 'false', '1', '0', ''])
@@ -126,6 +157,16 @@ function hostPorts(value: string, ctx: z.RefinementCtx): HostPort[] {
   return out;
 }
 
+export interface WebhookConfig {
+  url: URL;
+  /** `whsec_…`: the Standard Webhooks signing secret */
+  secret: string;
+  events: WebhookEventFilter;
+  /** a target on a private, loopback or link-local address is allowed (tests, an internal SIEM) */
+  allowPrivate: boolean;
+  timeoutMs: number;
+}
+
 export interface Config {
   production: boolean;
   issuer: string;
@@ -139,6 +180,10 @@ export interface Config {
   encryptionKey: Buffer;
   policyFile?: string;
   smtpUrl?: string;
+  /** the From of notification mails */
+  smtpFrom: string;
+  /** issue #17: audit events to a Standard Webhooks receiver */
+  webhook?: WebhookConfig;
   logLevel: string;
   trustProxy: boolean;
   dataDir: string;
@@ -182,6 +227,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const locations = REDIS_LOCATIONS.filter((n) => env[n]);
   if (locations.length > 1) throw new ConfigError(`invalid configuration: set one of ${locations.join(', ')}, not several`);
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) throw new ConfigError('invalid configuration: REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master group the sentinels monitor)');
+  if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) throw new ConfigError('invalid configuration: WEBHOOK_URL needs WEBHOOK_SECRET (a Standard Webhooks secret, whsec_…)');
+  // SSRF (issue #17): in production a webhook travels over TLS only
+  if (production && env.WEBHOOK_URL && !env.WEBHOOK_URL.startsWith('https://')) throw new ConfigError('invalid configuration: WEBHOOK_URL must be an https:// URL with NODE_ENV=production');
   const result = envSchema.safeParse(env);
   if (!result.success) {
     const messages = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -211,6 +259,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     encryptionKey: Buffer.from(e.ENCRYPTION_KEY ?? dev!.encryptionKey, 'hex'),
     policyFile: e.POLICY_FILE,
     smtpUrl: e.SMTP_URL,
+    smtpFrom: e.SMTP_FROM ?? `no-reply@${new URL(e.ISSUER ?? 'http://localhost').hostname}`,
+    webhook: e.WEBHOOK_URL
+      ? {
+          url: new URL(e.WEBHOOK_URL),
+          secret: e.WEBHOOK_SECRET!,
+          events: parseWebhookEvents(e.WEBHOOK_EVENTS).filter!,
+          allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+          timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        }
+      : undefined,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     dataDir,

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import type { Logger } from '../ops/logger.js';
 import type { AlsoInTransaction } from '../store/in-transaction.js';
+import type { OutboxRepo } from '../store/outbox.repo.js';
 import { contextOf, type Notification, type NotificationInput } from './notification.js';
 import { summarize } from './wording.js';
 
@@ -56,3 +57,8 @@ export function logFields(n: Notification): Record<string, unknown> {
   const { context, ...rest } = n;
   return { ...rest, at: context.at, ip: context.ip, device: context.device };
 }
+
+/** Notifications as email entries of the outbox (SMTP_URL set): the recipient is read when the mail is sent. */
+export const emailOutbox = (outbox: OutboxRepo): NotificationStore => ({
+  add: async (q, n) => void (await outbox.add(q, { channel: 'email', kind: n.kind, accountId: n.accountId, payload: n as unknown as Record<string, unknown> })),
+});

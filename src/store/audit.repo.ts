@@ -39,10 +39,23 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** The webhook outbox entry written with an event (outbox.repo.ts webhookColumns). */
+export interface WebhookEntry {
+  id: string;
+  kind: string;
+  payload: string;
+  nextAttemptAt: Date;
+}
+
 export function createAuditRepo(db: Db) {
   return {
-    async append(e: AuditRecord): Promise<void> {
-      await db('audit_events').insert({
+    /**
+     * Appends an event. With `webhook` (issue #17), its outbox entry is written by the same statement
+     * (an INSERT … SELECT from the inserted event): the event and its delivery exist together or not at
+     * all, and the payload gets the id and time Postgres gave the event.
+     */
+    async append(e: AuditRecord, webhook?: WebhookEntry): Promise<void> {
+      const event = db('audit_events').insert({
         type: e.type,
         outcome: e.outcome,
         reason: clean(e.reason),
@@ -54,6 +67,19 @@ export function createAuditRepo(db: Db) {
         request_id: clean(e.requestId),
         details: cleanDetails(e.details),
       });
+      if (!webhook) {
+        await event;
+        return;
+      }
+      await db.raw(
+        `WITH ev AS (?)
+         INSERT INTO outbox (id, channel, kind, audit_event_id, payload, next_attempt_at)
+         SELECT ?, 'webhook', ?, ev.id,
+                jsonb_set(jsonb_set(?::jsonb, '{data,id}', to_jsonb(ev.id::text)), '{data,at}', to_jsonb(ev.at)) || jsonb_build_object('timestamp', ev.at),
+                ?
+         FROM ev`,
+        [event.returning(['id', 'at']), webhook.id, webhook.kind, webhook.payload, webhook.nextAttemptAt],
+      );
     },
     /** Issue #15, the admin's user list: each account's latest successful sign-in step (a `login.*` event). */
     async lastSignIns(subjects: string[]): Promise<Map<string, Date>> {

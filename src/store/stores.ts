@@ -13,6 +13,7 @@ import { createRecoveryCodesRepo, type RecoveryCodesRepo } from './recovery-code
 import { createPasswordResetsRepo, type PasswordResetsRepo } from './password-resets.repo.js';
 import { createRedis } from './redis/client.js';
 import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
+import { createOutboxRepo, type OutboxRepo } from './outbox.repo.js';
 
 export interface Stores {
   db: Db;
@@ -24,12 +25,14 @@ export interface Stores {
   recoveryCodes: RecoveryCodesRepo;
   passwordResets: PasswordResetsRepo;
   audit: Audit;
+  /** issue #17: mails and webhook deliveries waiting to leave */
+  outbox: OutboxRepo;
   embedded?: EmbeddedPostgres;
   close(): Promise<void>;
 }
 
 /** Opens Postgres (or the embedded one) and Redis (or the in-process one), and migrates. Used by the server and the CLI. */
-export async function openStores(config: Config, logger: Logger, schema?: string): Promise<Stores> {
+export async function openStores(config: Config, logger: Logger, schema?: string, opts: { outboxClock?: () => Date } = {}): Promise<Stores> {
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
   const db = createDb({ url: config.databaseUrl ?? embedded!.url, schema, poolMax: embedded ? 4 : 10 });
   try {
@@ -43,6 +46,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
   redis.on?.('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis error'));
   const sealer = createSealer(config.encryptionKey);
   const auditRepo = createAuditRepo(db);
+  const outbox = createOutboxRepo(db, sealer, opts.outboxClock);
   return {
     db,
     redis,
@@ -53,7 +57,10 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     factors: createFactorsRepo(db, sealer),
     recoveryCodes: createRecoveryCodesRepo(db),
     passwordResets: createPasswordResetsRepo(db),
-    audit: createAudit(auditRepo, logger),
+    // with WEBHOOK_URL the selected audit events are written to the outbox with the event (issue #17);
+    // the CLI's events too: the server's worker delivers them
+    audit: createAudit(auditRepo, logger, config.webhook ? { events: config.webhook.events, outbox } : undefined),
+    outbox,
     async close() {
       redis.disconnect();
       await db.destroy();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
 import type { Notice, SendNotice } from '../../src/notifications/notices.js';
 import { testConfig, type Isolation } from './env.js';
@@ -20,7 +20,7 @@ export interface RunningServer {
  * @param opts.schema null: no schema of the run's own (a database of its own instead, e.g. behind
  *   PgBouncer, which cannot keep a search_path set per connection)
  */
-export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger; sendNotice?: SendNotice; schema?: null } = {}): Promise<RunningServer> {
+export async function startServer(iso: Isolation, env: Record<string, string> = {}, opts: { logger?: Logger; sendNotice?: SendNotice; schema?: null; outbox?: AppOptions['outbox'] } = {}): Promise<RunningServer> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -31,6 +31,7 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
     logger: opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     now: () => Math.floor(Date.now() / 1000) + clock.offset,
     sendNotice: opts.sendNotice,
+    outbox: opts.outbox,
   });
   server.on('request', app.callback);
   return {
