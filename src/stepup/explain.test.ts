@@ -52,6 +52,12 @@ describe('issue #19: explain() traces the decision decide() makes (SPEC §2 rule
     expect(trace.requirement).toMatchObject({ requested: ['aal2'], source: 'acr_values', essential: false });
   });
 
+  it('rule 7: a step-up under prompt=none says the client gets login_required', () => {
+    const trace = explain(inputs({ session: 'password@-10m', request: { acrValues: 'aal2', prompt: 'none' } }));
+    expect(trace.outcome).toMatchObject({ code: 'step_up', reason: 'level_not_held' });
+    expect(trace.outcome.words).toMatch(/^prompt=none: .*login_required/);
+  });
+
   it('steps name the allowed factors', () => {
     const trace = explain(inputs({ session: 'password@-10m', request: { acrValues: 'aal2' } }));
     expect(trace.steps).toEqual([expect.objectContaining({ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] })]);

@@ -127,8 +127,16 @@ export function explain(inputs: DecisionInputs): Trace {
         }))
       : [];
 
+  // SPEC §2 rule 7: with prompt=none no page can be shown, so a step-up is answered login_required
+  const silent = /(^|\s)none(\s|$)/.test(inputs.request.prompt ?? '');
   const outcomeWords =
-    decision.outcome === 'satisfied' ? 'signed in without a prompt' : decision.outcome === 'step_up' ? 'the user is asked for the missing steps' : 'refused: the client gets unmet_authentication_requirements';
+    decision.outcome === 'satisfied'
+      ? 'signed in without a prompt'
+      : decision.outcome === 'step_up'
+        ? silent
+          ? 'prompt=none: no page can be shown, so the client gets login_required'
+          : 'the user is asked for the missing steps'
+        : 'refused: the client gets unmet_authentication_requirements';
 
   return {
     inputs: {
