@@ -299,6 +299,26 @@ describe('the dry-run answers what the real flow does (SPEC §2 rules as rows)',
   });
 });
 
+describe('the stored trace is bounded', () => {
+  it('an RP\'s oversized claims parameter and acr_values are not kept beyond what a decision reads', async () => {
+    const user = await createAccountWithTotp(bed.server.app);
+    const browser = new Browser(bed.server.issuer);
+    const claims = { id_token: { acr: { values: ['aal1', ...Array.from({ length: 40 }, (_, i) => `junk-${i}`)] } }, userinfo: { nickname: { value: 'y'.repeat(3000) } } };
+    const a = await authorize(browser, { claims, acr_values: `${'x'.repeat(1500)} aal1` });
+    const cb = await password(browser, a.page, user);
+    expect((await finish(bed.config, a.started, cb.url)).claims()!.acr).toBe('aal1');
+    const rows = await bed.server.app.stores.db('audit_events').where({ subject: user.id, type: 'stepup.decision' }).select('details');
+    expect(rows).toHaveLength(1);
+    const stored = JSON.stringify(rows[0].details);
+    expect(stored).not.toContain('yyyy');
+    expect(stored).not.toContain('junk-10');
+    expect(stored.length).toBeLessThan(6000);
+    const recorded = (await decisionsOf(user.id))[0].decisions[0];
+    expect(recorded.trace.inputs.request.claims).toEqual({ id_token: { acr: { values: ['aal1', ...Array.from({ length: 9 }, (_, i) => `junk-${i}`)] } } });
+    expect(recorded.trace.inputs.request.acrValues).toHaveLength(512);
+  });
+});
+
 describe('stepup policy explain (CLI)', () => {
   let dir: string;
   let env: Record<string, string>;
