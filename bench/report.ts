@@ -45,7 +45,7 @@ export const SCENARIOS: { key: string; label: string; unit: string; target?: (s:
   { key: 'refresh', label: 'Refresh token grant (rotation)', unit: 'req', target: ratioTarget },
   { key: 'client_credentials', label: 'Client credentials grant (JWT access token)', unit: 'req', target: ratioTarget },
   { key: 'introspection', label: 'Introspection (opaque access token)', unit: 'req', target: ratioTarget },
-  { key: 'userinfo', label: 'UserInfo', unit: 'req' },
+  { key: 'userinfo', label: 'UserInfo', unit: 'req', target: ratioTarget },
   { key: 'discovery', label: 'Discovery', unit: 'req' },
   { key: 'jwks', label: 'JWKS', unit: 'req' },
 ];
@@ -68,7 +68,7 @@ export function renderMarkdown(r: Results): string {
       `ID tokens signed with ${r.stepup.idTokenAlg ?? '?'} (stepup) and ${r.bare.idTokenAlg ?? '?'} (bare). Flows: ${r.settings.flowConcurrency} concurrent browsers; single endpoints: autocannon, ${r.settings.connections} connections, ${r.settings.secondsPerEndpoint} s each. ${r.settings.rounds ? `Timed measurements (full login and the single endpoints but refresh) alternate between the two servers in ${r.settings.rounds} rounds; p50 is the median round's, p99 the worst round's. ` : ''}Latencies in ms, as seen by the client.`,
   );
   lines.push('');
-  lines.push('| Measurement | stepup /s | stepup per CPU-s | p50 | p99 | bare /s | bare per CPU-s | p50 | p99 | stepup/bare (per CPU-s) | Target (issue #6) |');
+  lines.push('| Measurement | stepup /s | stepup per CPU-s | p50 | p99 | bare /s | bare per CPU-s | p50 | p99 | stepup/bare (per CPU-s) | Target (issues #6, #20) |');
   lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const s of SCENARIOS) {
     const a = r.stepup.scenarios[s.key];

@@ -10,6 +10,8 @@
  *   npm run bench -- --duration 12   # seconds per endpoint under autocannon, split into 3 alternating rounds
  *   npm run bench -- --profile       # also write a V8 CPU profile of stepup (--cpu-prof) to bench/results/profiles/
  *   npm run bench -- --update-readme # also put the table into README.md (between the bench markers)
+ *   npm run bench -- --only refresh,userinfo  # an A/B experiment: only these measurements (and the sign-ins
+ *                                              # that make their tokens); never with --update-readme
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,8 +43,17 @@ const args = parseArgs({
     duration: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'update-readme': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 }).values;
+
+/**
+ * Issue #20: an experiment measures the endpoints it changes, alternating with the bare provider as
+ * always, in a fraction of the time. The password sign-ins and step-ups always run: they make the
+ * sessions and tokens the other measurements use.
+ */
+const ONLY = args.only ? new Set([...args.only.split(',').map((s) => s.trim()).filter(Boolean), 'password_login', 'step_up']) : undefined;
+if (ONLY && args['update-readme']) throw new Error('--only runs a part of the bench: it never replaces the README table');
 
 const QUICK = Boolean(args.quick);
 const SECONDS = Number(args.duration ?? (QUICK ? 2 : 6));
@@ -222,8 +233,10 @@ async function startLive(o: RunOptions): Promise<Live> {
  */
 async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise<void> {
   const cpu0 = cpuSeconds(l.server.pid);
+  const from = monotonicMicros();
   const stat = await run();
   const cpu = cpuSeconds(l.server.pid) - cpu0;
+  if (l.o.name === 'stepup') PHASES.push({ name, from, to: monotonicMicros() });
   const rounds = [...(l.rounds[name] ?? []), { ...stat, cpu }];
   l.rounds[name] = rounds;
   const sum = (f: (r: (typeof rounds)[number]) => number) => rounds.reduce((a, r) => a + f(r), 0);
@@ -242,6 +255,13 @@ async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise
     `${l.o.name}: ${name}${rounds.length > 1 ? ` (round ${rounds.length})` : ''}: ${stat.count} ok, ${stat.errors} errors, ${(stat.count / stat.seconds).toFixed(1)}/s, ${(stat.count / cpu).toFixed(1)} per server CPU-s, p50 ${stat.p50} ms, p99 ${stat.p99} ms${stat.firstError ? ` (first error: ${stat.firstError})` : ''}`,
   );
 }
+
+/**
+ * When each stepup measurement ran, on the clock V8's CPU profiles use (CLOCK_MONOTONIC, µs, shared by
+ * every process of the machine): bench/profile-summary.ts cuts the profile into endpoints with it.
+ */
+const PHASES: { name: string; from: number; to: number }[] = [];
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -354,6 +374,7 @@ async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     };
     for (const scenario of SCENARIO_RUNS) {
+      if (ONLY && !ONLY.has(scenario.name)) continue;
       if (scenario.name === 'full_login') {
         await settle();
         pgBefore = await pgWrites(schema);
@@ -368,10 +389,18 @@ async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup
       if (scenario.name === 'full_login') redis = await redisPerSession(stepup.redisPrefix!);
     }
 
+    const idTokenAlg = (l: Live) => {
+      const idToken = l.tokens.at(-1)?.id_token;
+      return idToken ? (JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString()) as { alg: string }).alg : undefined;
+    };
+    const results = (l: Live): ServerResults => ({ idTokenAlg: idTokenAlg(l), idleRssMiB: l.idle.rss, peakRssMiB: memoryMiB(l.server.pid).peak, scenarios: l.scenarios });
     // Postgres rows written per login: the full-login phase is the only one writing between the two reads
+    if (!s.scenarios.full_login) {
+      return { stepup: { ...results(s), redis }, bare: results(live[1]!) };
+    }
     await settle();
     const after = await pgWrites(schema);
-    const logins = s.scenarios.full_login!.count;
+    const logins = s.scenarios.full_login?.count ?? 0;
     const perTable = Object.fromEntries(
       Object.keys(after)
         .map((t) => [t, (after[t]! - (pgBefore[t] ?? 0)) / Math.max(1, logins)] as const)
@@ -380,11 +409,6 @@ async function benchBoth(stepup: RunOptions, bare: RunOptions): Promise<{ stepup
     const postgresRowsPerLogin = { total: Object.values(perTable).reduce((a, b) => a + b, 0), perTable };
     log(`stepup: Postgres rows written per login: ${postgresRowsPerLogin.total.toFixed(2)} ${JSON.stringify(perTable)}`);
 
-    const idTokenAlg = (l: Live) => {
-      const idToken = l.tokens.at(-1)?.id_token;
-      return idToken ? (JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString()) as { alg: string }).alg : undefined;
-    };
-    const results = (l: Live): ServerResults => ({ idTokenAlg: idTokenAlg(l), idleRssMiB: l.idle.rss, peakRssMiB: memoryMiB(l.server.pid).peak, scenarios: l.scenarios });
     return { stepup: { ...results(s), postgresRowsPerLogin, redis }, bare: results(live[1]!) };
   } finally {
     for (const l of live) await l.server.stop();
@@ -489,6 +513,10 @@ async function main() {
     };
     const costs = await machineCosts();
     const { stepup: stepupResults, bare: bareResults } = await benchBoth(stepupOptions, bareOptions);
+    if (args.profile) {
+      writeFileSync(join(RESULTS, 'profiles', 'phases.json'), JSON.stringify(PHASES, null, 1) + '\n');
+      log('profile: bench/results/profiles/ (summary by endpoint: npx tsx bench/profile-summary.ts)');
+    }
 
     const results: Results = {
       date: new Date().toISOString(),

@@ -93,7 +93,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const progress = createProgressStore(stores.redis, prefix);
   const sessionEvents = createSessionEventsStore(stores.redis, prefix, TTL.Session);
   // the account and its factors in one query, read once per request by the sign-in pages and the step-up check
-  const reads = createAccountReads(stores.db, stores.accounts);
+  // issue #20: the token paths' account reads cached for a few seconds, dropped on change (any instance)
+  stores.accountChanges.listen();
+  const reads = createAccountReads(stores.db, stores.accounts, { changes: stores.accountChanges });
   const enrolledFactors = (accountId: string, scope?: object) => reads.enrolledFactors(scope, accountId);
 
   // client records are read on every token call: cached for a few seconds (issue #6), dropped on change
@@ -102,7 +104,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer: config.issuer,
     redis: stores.redis,
     redisKeyPrefix: prefix,
-    findAccount: reads.account,
+    accounts: reads,
     // the account page's and the admin UI's own clients are built in (not stored): they cannot be edited or deleted
     clients: withBuiltInClients(clients, [accountClient(config.issuer), adminClient(config.issuer)]),
     jwks,

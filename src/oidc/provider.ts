@@ -38,8 +38,8 @@ export interface ProviderDeps {
   issuer: string;
   redis: RedisClient;
   redisKeyPrefix: string;
-  /** the account for the protocol (memoized per request: the context is the scope) */
-  findAccount: AccountReads['account'];
+  /** the account for the protocol (memoized per request: the context is the scope; cached on the token paths) */
+  accounts: Pick<AccountReads, 'account' | 'accountForTokens'>;
   clients: ClientsRepo;
   jwks: { keys: object[] };
   cookieKeys: string[];
@@ -73,7 +73,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     if (!a) adapters.set(name, (a = failClosedAdapter(name === 'Client' ? clientAdapter : redisAdapters(name))));
     return a;
   };
-  const findAccount = createFindAccount(deps.findAccount);
+  const findAccount = createFindAccount(deps.accounts);
   for (const prompt of deps.policy) {
     for (const check of prompt.checks) {
       const run = check.check.bind(check);

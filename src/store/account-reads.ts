@@ -1,5 +1,6 @@
 import type { EnrolledFactor } from '../stepup/index.js';
 import { normalizeEmail, searchableEmail, toAccount, type Account, type AccountRow, type AccountsRepo } from './accounts.repo.js';
+import type { AccountChanges } from './account-changes.js';
 import type { Db } from './db.js';
 
 /**
@@ -21,8 +22,27 @@ export interface AccountReads {
    * the step-up decision right after it needs them): the factors are memoized for the request.
    */
   credentialsByEmail(scope: object | undefined, email: string): Promise<{ account: Account; passwordHash: string | null } | undefined>;
+  /**
+   * Issue #20: the account as the token paths read it (refresh, userinfo: oidc-provider's findAccount
+   * for claims), from a cache shared by the requests of ACCOUNT_CACHE_SECONDS at most, dropped at
+   * once when the account changes here or on another instance (account-changes.ts). Never used by the
+   * sign-in path's checks (a disabled account, the factors being verified): those read `account`.
+   */
+  accountForTokens(scope: object | undefined, accountId: string): Promise<Account | undefined>;
   /** Drops everything memoized for the request: called after the request wrote factors or codes. */
   forget(scope: object): void;
+}
+
+/** Issue #20: how long a token path may use an account read by an earlier request (as clients, client-adapter.ts). */
+export const ACCOUNT_CACHE_SECONDS = 5;
+/** Oldest dropped first beyond this: random or many accounts cannot grow the cache. */
+export const ACCOUNT_CACHE_MAX_ENTRIES = 10_000;
+
+export interface AccountCacheOptions {
+  changes: Pick<AccountChanges, 'live' | 'onChange'>;
+  ttlSeconds?: number;
+  maxEntries?: number;
+  nowMs?: () => number;
 }
 
 interface Snapshot {
@@ -77,7 +97,60 @@ function toSnapshot(row: SnapshotRow): Snapshot {
   return { account, enrolled };
 }
 
-export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads {
+/**
+ * Accounts found are kept for ttlSeconds; unknown ids are not (an account created a moment ago is
+ * found at once). A change drops the entry and bumps the account's generation, so a read that was in
+ * flight during the change does not put the old row back. Concurrent misses share one query.
+ */
+function createAccountCache(load: (accountId: string) => Promise<Account | undefined>, opts: AccountCacheOptions) {
+  const ttlMs = (opts.ttlSeconds ?? ACCOUNT_CACHE_SECONDS) * 1000;
+  const maxEntries = opts.maxEntries ?? ACCOUNT_CACHE_MAX_ENTRIES;
+  const nowMs = opts.nowMs ?? Date.now;
+  const cache = new Map<string, { account: Account; expiresAt: number }>();
+  const inFlight = new Map<string, Promise<Account | undefined>>();
+  const generations = new Map<string, number>();
+  let epoch = 0;
+  opts.changes.onChange((accountId) => {
+    if (accountId === undefined) {
+      epoch += 1;
+      cache.clear();
+      inFlight.clear();
+      generations.clear();
+      return;
+    }
+    cache.delete(accountId);
+    inFlight.delete(accountId);
+    generations.set(accountId, (generations.get(accountId) ?? 0) + 1);
+  });
+  return async (accountId: string): Promise<Account | undefined> => {
+    // not live: a change made elsewhere might not reach us, so every read goes to the database
+    if (!opts.changes.live) return load(accountId);
+    const hit = cache.get(accountId);
+    if (hit && hit.expiresAt > nowMs()) return hit.account;
+    const pending = inFlight.get(accountId);
+    if (pending) return pending;
+    const startedEpoch = epoch;
+    const startedGeneration = generations.get(accountId) ?? 0;
+    const read = load(accountId).then((account) => {
+      if (account && epoch === startedEpoch && (generations.get(accountId) ?? 0) === startedGeneration && opts.changes.live) {
+        cache.delete(accountId);
+        // shared by requests: frozen, so no request can change what another one reads
+        cache.set(accountId, { account: Object.freeze(account), expiresAt: nowMs() + ttlMs });
+        // Map keeps insertion order: the first key is the oldest entry
+        if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+      }
+      return account;
+    });
+    inFlight.set(accountId, read);
+    void read.then(
+      () => inFlight.get(accountId) === read && inFlight.delete(accountId),
+      () => inFlight.get(accountId) === read && inFlight.delete(accountId),
+    );
+    return read;
+  };
+}
+
+export function createAccountReads(db: Db, accounts: AccountsRepo, cacheOptions?: AccountCacheOptions): AccountReads {
   const memos = new WeakMap<object, { accounts: Map<string, Promise<Account | undefined>>; snapshots: Map<string, Promise<Snapshot | undefined>> }>();
 
   const loadSnapshot = async (accountId: string): Promise<Snapshot | undefined> => {
@@ -105,7 +178,16 @@ export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads
   const snapshot = (scope: object | undefined, accountId: string) =>
     scope ? remember(memoFor(scope).snapshots, accountId, () => loadSnapshot(accountId)) : loadSnapshot(accountId);
 
-  return {
+  const cached = cacheOptions ? createAccountCache((id) => accounts.findById(id), cacheOptions) : undefined;
+
+  const reads: AccountReads = {
+    async accountForTokens(scope, accountId) {
+      if (!cached) return reads.account(scope, accountId);
+      const memo = scope ? memoFor(scope) : undefined;
+      // an account this request already read (and perhaps changed) stays the request's own
+      if (memo?.snapshots.has(accountId) || memo?.accounts.has(accountId)) return reads.account(scope, accountId);
+      return cached(accountId);
+    },
     async account(scope, accountId, opts = {}) {
       if (!scope) return accounts.findById(accountId);
       const memo = memoFor(scope);
@@ -129,4 +211,5 @@ export function createAccountReads(db: Db, accounts: AccountsRepo): AccountReads
       memos.delete(scope);
     },
   };
+  return reads;
 }

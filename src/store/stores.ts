@@ -3,6 +3,7 @@ import { createAudit, type Audit } from '../audit/audit.js';
 import type { Config } from '../config/env.js';
 import { createSealer } from '../crypto/encryption.js';
 import type { Logger } from '../ops/logger.js';
+import { announcingAccountWrites, createAccountChanges, type AccountChanges } from './account-changes.js';
 import { createAccountsRepo, type AccountsRepo } from './accounts.repo.js';
 import { createAuditRepo } from './audit.repo.js';
 import { createClientsRepo, type ClientsRepo } from './clients.repo.js';
@@ -11,7 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgre
 import { createFactorsRepo, type FactorsRepo } from './factors.repo.js';
 import { createRecoveryCodesRepo, type RecoveryCodesRepo } from './recovery-codes.repo.js';
 import { createPasswordResetsRepo, type PasswordResetsRepo } from './password-resets.repo.js';
-import { createRedis } from './redis/client.js';
+import { createRedis, isExternalRedis } from './redis/client.js';
 import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
 import { createOutboxRepo, type OutboxRepo } from './outbox.repo.js';
 
@@ -19,6 +20,8 @@ export interface Stores {
   db: Db;
   redis: RedisClient;
   accounts: AccountsRepo;
+  /** issue #20: account writes announce the account (this process and the other instances) */
+  accountChanges: AccountChanges;
   clients: ClientsRepo;
   signingKeys: SigningKeysRepo;
   factors: FactorsRepo;
@@ -47,11 +50,13 @@ export async function openStores(config: Config, logger: Logger, schema?: string
   const sealer = createSealer(config.encryptionKey);
   const auditRepo = createAuditRepo(db);
   const outbox = createOutboxRepo(db, sealer, opts.outboxClock);
+  const accountChanges = createAccountChanges(redis, config.redisKeyPrefix, logger, { external: isExternalRedis(config.redis) });
   return {
     db,
     redis,
     embedded,
-    accounts: createAccountsRepo(db),
+    accountChanges,
+    accounts: announcingAccountWrites(createAccountsRepo(db), accountChanges),
     clients: createClientsRepo(db, sealer),
     signingKeys: createSigningKeysRepo(db, sealer),
     factors: createFactorsRepo(db, sealer),
@@ -62,6 +67,7 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     audit: createAudit(auditRepo, logger, config.webhook ? { events: config.webhook.events, outbox } : undefined),
     outbox,
     async close() {
+      accountChanges.close();
       redis.disconnect();
       await db.destroy();
       await embedded?.stop();

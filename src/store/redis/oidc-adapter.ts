@@ -1,5 +1,5 @@
 import type { RedisClient } from './client.js';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { errors, Provider, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { defineScript, runScript } from './scripts.js';
 import { deleteEach, hashTag, isCluster } from './hash-tags.js';
 
@@ -61,6 +61,7 @@ export const oidcKeys = (prefix: string) => ({
   userCode: (userCode: string) => `${prefix}userCode:${hashTag(userCode)}`,
   /** the prefixes account revocation tells its members apart by */
   sessionRecordPrefix: `${prefix}session:`,
+  sessionUidPrefix: `${prefix}session-uid:`,
   grantRecordPrefix: `${prefix}Grant:`,
 });
 
@@ -130,7 +131,8 @@ end
 /*
  * Tag: the record. Upsert replaces the record: DEL first, so a stale `consumed` (or stale field)
  * cannot survive. KEYS[1] record; ARGV: payload JSON, ttl seconds ('0' = no expiry), then the indexed
- * values copied into the hash ('' = none): grantId, userCode, accountId.
+ * values copied into the hash ('' = none): grantId, userCode, accountId, and sessionUid (the session
+ * a token expires with, which FIND_TOKEN_ON_ONE_SERVER reads along).
  */
 const UPSERT_RECORD = `
 local ttl = tonumber(ARGV[2])
@@ -139,6 +141,7 @@ redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'grantId', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'userCode', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'accountId', ARGV[5]) end
+if ARGV[6] ~= nil and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'sessionUid', ARGV[6]) end
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 `;
@@ -265,8 +268,41 @@ if type(stored) ~= 'string' then return nil end
 return stored
 `;
 
+/*
+ * One server only, like the script above. Issue #20: oidc-provider reads a token (refresh token, access
+ * token, code), then its Grant (validateGrant, loadAccessTokenGrant, introspection), and for a token
+ * that expires with its session the Session by uid (checkSessionBinding): three round trips, one after
+ * the other. This reads the token's record and, when it names them (fields `grantId`, `sessionUid`),
+ * its Grant record and its session in one; the adapter keeps the two for the rest of the request
+ * (see `prefetched`). A read needs no atomicity, so on a Cluster the three reads stay apart.
+ * KEYS[1] the token's record; ARGV: the Grant records' prefix, the session-uid hashes' prefix, the
+ * session records' prefix. {record fields, grant fields or {}, session record or false}.
+ */
+const FIND_TOKEN_ON_ONE_SERVER = `
+local function tagged(prefix, id)
+  return prefix .. '{' .. string.gsub(id, '[%%{}]', function(c) return string.format('%%%02X', string.byte(c)) end) .. '}'
+end
+local record = redis.call('HGETALL', KEYS[1])
+local grantId, uid
+for i = 1, #record, 2 do
+  if record[i] == 'grantId' then grantId = record[i + 1] elseif record[i] == 'sessionUid' then uid = record[i + 1] end
+end
+local grant = {}
+if type(grantId) == 'string' and grantId ~= '' then grant = redis.call('HGETALL', tagged(ARGV[1], grantId)) end
+local session = false
+if type(uid) == 'string' and uid ~= '' then
+  local id = redis.call('HGET', tagged(ARGV[2], uid), '${SESSION_ID_FIELD}')
+  if type(id) == 'string' and id ~= '' then
+    local stored = redis.call('GET', tagged(ARGV[3], id))
+    if type(stored) == 'string' then session = stored end
+  end
+end
+return {record, grant, session}
+`;
+
 const SCRIPTS = {
   findSessionByUidOnOneServer: defineScript(FIND_SESSION_BY_UID_ON_ONE_SERVER),
+  findTokenOnOneServer: defineScript(FIND_TOKEN_ON_ONE_SERVER),
   upsertRecord: defineScript(UPSERT_RECORD),
   admitToGrant: defineScript(ADMIT_TO_GRANT),
   addMember: defineScript(ADD_MEMBER),
@@ -290,6 +326,52 @@ export interface RedisAdapterOptions {
   prefix: string;
 }
 
+/**
+ * Issue #20: what FIND_TOKEN_ON_ONE_SERVER read along with a token, kept for the rest of the request
+ * (oidc-provider's own per-request context, Provider.ctx, is the key: it is gone with the request).
+ * Each entry answers one read (Grant.find, Session.findByUid) and is dropped then, and a write to the
+ * same grant or to any session in the request drops it before: a later read in the same request goes
+ * to Redis. `null`: read and found missing. Outside a request (no context) nothing is kept.
+ */
+const prefetched = new WeakMap<object, Map<string, AdapterPayload | null>>();
+const currentRequest = (): object | undefined => (Provider as unknown as { ctx?: object }).ctx;
+const grantEntry = (grantId: string) => `Grant:${grantId}`;
+const sessionEntry = (uid: string) => `uid:${uid}`;
+function keepForRequest(entry: string, payload: AdapterPayload | null): void {
+  const ctx = currentRequest();
+  if (!ctx) return;
+  let kept = prefetched.get(ctx);
+  if (!kept) prefetched.set(ctx, (kept = new Map()));
+  kept.set(entry, payload);
+}
+/** The prefetched payload (`null`: known missing), or undefined when nothing was kept. Taken once. */
+function takeKept(entry: string): AdapterPayload | null | undefined {
+  const ctx = currentRequest();
+  const kept = ctx ? prefetched.get(ctx) : undefined;
+  if (!kept?.has(entry)) return undefined;
+  const payload = kept.get(entry)!;
+  kept.delete(entry);
+  return payload;
+}
+function dropKept(match: (entry: string) => boolean): void {
+  const ctx = currentRequest();
+  const kept = ctx ? prefetched.get(ctx) : undefined;
+  if (kept) for (const entry of [...kept.keys()]) if (match(entry)) kept.delete(entry);
+}
+const dropKeptSessions = () => dropKept((e) => e.startsWith('uid:'));
+
+const hasField = (flat: string[], field: string) => flat.some((v, i) => i % 2 === 0 && v === field);
+
+/** A HASH record's fields (HGETALL's reply as an object, or its flat array form from a script). */
+function hashPayload(data: Record<string, string> | string[]): AdapterPayload | undefined {
+  const fields: Record<string, string> = Array.isArray(data) ? {} : data;
+  if (Array.isArray(data)) for (let i = 0; i + 1 < data.length; i += 2) fields[data[i]!] = data[i + 1]!;
+  if (!fields.payload) return undefined; // a missing hash reads back as {}
+  const payload = JSON.parse(fields.payload) as AdapterPayload;
+  if (fields.consumed) payload.consumed = Number(fields.consumed);
+  return payload;
+}
+
 /** expiresIn is undefined for records that never expire (e.g. a dynamically registered Client). */
 const ttlOf = (expiresIn?: number) => (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? Math.ceil(expiresIn) : 0);
 const nonEmpty = (v: unknown): string => (typeof v === 'string' && v ? v : '');
@@ -311,6 +393,7 @@ export function createRedisAdapterFactory(
     };
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+        dropKeptSessions();
         const uid = nonEmpty(payload.uid);
         const accountId = nonEmpty(payload.accountId);
         const ttl = ttlOf(expiresIn);
@@ -324,6 +407,8 @@ export function createRedisAdapterFactory(
       },
       find: async (id: string) => toPayload(await redis.get(key(id))),
       async findByUid(uid: string) {
+        const kept = takeKept(sessionEntry(uid));
+        if (kept !== undefined) return kept ?? undefined;
         if (!isCluster(redis)) {
           return toPayload((await script('findSessionByUidOnOneServer', 1, keys.sessionUid(uid), keys.sessionRecordPrefix)) as string | null);
         }
@@ -336,6 +421,7 @@ export function createRedisAdapterFactory(
         throw new errors.InvalidGrant('a session cannot be consumed');
       },
       async destroy(id: string) {
+        dropKeptSessions();
         const stored = await redis.getdel(key(id));
         const uid = typeof stored === 'string' ? decodeSessionRecord(stored)?.uid : undefined;
         if (uid) await script('unpointUid', 1, keys.sessionUid(uid), id);
@@ -349,25 +435,41 @@ export function createRedisAdapterFactory(
     const key = (id: string) => keys.record(model, id);
     const grantable = GRANTABLE.has(model);
 
-    function toPayload(data: Record<string, string>): AdapterPayload | undefined {
-      if (!data.payload) return undefined; // a missing hash reads back as {}
-      const payload = JSON.parse(data.payload) as AdapterPayload;
-      if (data.consumed) payload.consumed = Number(data.consumed);
-      return payload;
-    }
+    const sessionToPayload = (stored: string | null | undefined): AdapterPayload | null => {
+      const record = typeof stored === 'string' ? decodeSessionRecord(stored) : undefined;
+      return record ? (JSON.parse(record.json) as AdapterPayload) : null;
+    };
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
-      return toPayload(await redis.hgetall(key(id)));
+      if (model === 'Grant') {
+        const kept = takeKept(grantEntry(id));
+        if (kept !== undefined) return kept ?? undefined;
+      }
+      if (grantable && !isCluster(redis) && currentRequest()) {
+        const [record, grant, session] = (await script('findTokenOnOneServer', 1, key(id), keys.grantRecordPrefix, keys.sessionUidPrefix, keys.sessionRecordPrefix)) as [string[], string[], string | null];
+        const payload = hashPayload(record);
+        if (payload) {
+          if (typeof payload.grantId === 'string' && payload.grantId) keepForRequest(grantEntry(payload.grantId), hashPayload(grant) ?? null);
+          if (typeof payload.sessionUid === 'string' && payload.sessionUid && payload.expiresWithSession && hasField(record, 'sessionUid')) {
+            // only when the record names its session (records saved before issue #20 do not): then the script read it
+            keepForRequest(sessionEntry(payload.sessionUid), sessionToPayload(session));
+          }
+        }
+        return payload;
+      }
+      return hashPayload(await redis.hgetall(key(id)));
     }
 
     return {
       async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+        if (model === 'Grant') dropKept((e) => e === grantEntry(id));
         const grantId = grantable ? nonEmpty(payload.grantId) : '';
         const userCode = nonEmpty(payload.userCode);
         const accountId = ACCOUNT_INDEXED.has(model) ? nonEmpty(payload.accountId) : '';
+        const sessionUid = grantable && payload.expiresWithSession ? nonEmpty(payload.sessionUid) : '';
         const ttl = ttlOf(expiresIn);
         const record = key(id);
-        await script('upsertRecord', 1, record, JSON.stringify(payload), String(ttl), grantId, userCode, accountId);
+        await script('upsertRecord', 1, record, JSON.stringify(payload), String(ttl), grantId, userCode, accountId, sessionUid);
         const [admitted] = await Promise.all([
           grantId ? script('admitToGrant', 2, keys.grant(grantId), keys.revokedGrant(grantId), record, String(ttl), typeof payload.iat === 'number' ? String(payload.iat) : '') : 1,
           userCode ? (ttl > 0 ? redis.set(keys.userCode(userCode), id, 'EX', ttl) : redis.set(keys.userCode(userCode), id)) : undefined,
@@ -397,6 +499,7 @@ export function createRedisAdapterFactory(
       },
 
       async destroy(id: string) {
+        if (model === 'Grant') dropKept((e) => e === grantEntry(id));
         const [grantId, userCode] = (await script('destroyRecord', 1, key(id))) as [string, string];
         await Promise.all([
           grantId ? script('removeMember', 1, keys.grant(grantId), key(id)) : undefined,
@@ -405,6 +508,7 @@ export function createRedisAdapterFactory(
       },
 
       async revokeByGrantId(grantId: string) {
+        dropKept((e) => e === grantEntry(grantId));
         await revokeGrantTokens(redis, keys, grantId);
       },
     };

@@ -1,0 +1,111 @@
+import type { Logger } from '../ops/logger.js';
+import type { AccountsRepo } from './accounts.repo.js';
+import type { RedisClient } from './redis/client.js';
+
+/**
+ * Issue #20: account reads may be cached across requests on the token paths for a few seconds, and a
+ * change must drop them at once on the instance that writes and on the others. This is the feed of
+ * changed account ids: `announce` tells this process's listeners synchronously and publishes the id
+ * on a Redis channel; `listen` (the server, not the CLI, which only writes) subscribes on a connection
+ * of its own.
+ *
+ * The feed says whether it is `live`: subscribed and connected. While it is not (not yet subscribed,
+ * or reconnecting), a cache must not answer from memory, since a change announced meanwhile would be
+ * missed; every (re)subscription also tells the listeners to forget everything (`undefined`), for the
+ * messages lost while the connection was down. With the in-process store (the embedded default, one instance only,
+ * SPEC §6) there is no other instance: the feed is live from the start and local only.
+ */
+export interface AccountChanges {
+  announce(accountId: string): Promise<void>;
+  /** `undefined`: forget every account (the feed was interrupted) */
+  onChange(listener: (accountId: string | undefined) => void): void;
+  /** true while every change made anywhere reaches the listeners */
+  readonly live: boolean;
+  listen(): void;
+  close(): void;
+}
+
+export const accountChangesChannel = (prefix: string) => `${prefix}account-changed`;
+
+export function createAccountChanges(redis: RedisClient, prefix: string, logger: Logger, opts: { external: boolean }): AccountChanges {
+  const channel = accountChangesChannel(prefix);
+  const listeners: ((accountId: string | undefined) => void)[] = [];
+  const tell = (accountId: string | undefined) => {
+    for (const l of listeners) l(accountId);
+  };
+  let subscriber: RedisClient | undefined;
+  let live = !opts.external;
+  let closed = false;
+  return {
+    get live() {
+      return live && !closed;
+    },
+    onChange(listener) {
+      listeners.push(listener);
+    },
+    async announce(accountId) {
+      tell(accountId);
+      if (!opts.external) return;
+      try {
+        await redis.publish(channel, accountId);
+      } catch (err) {
+        // the other instances drop the account within ACCOUNT_CACHE_SECONDS anyway (and a disabled
+        // account's sessions and grants are revoked by the caller, which every token use checks)
+        logger.warn({ err: { message: (err as Error).message } }, 'could not announce an account change to the other instances');
+      }
+    },
+    listen() {
+      if (!opts.external || subscriber || closed) return;
+      const sub = redis.duplicate() as RedisClient;
+      subscriber = sub;
+      sub.on('message', (ch: string, accountId: string) => {
+        if (ch === channel) tell(accountId);
+      });
+      const down = () => {
+        if (live) tell(undefined);
+        live = false;
+      };
+      sub.on('close', down);
+      sub.on('end', down);
+      sub.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'account change feed: redis error'));
+      // ioredis subscribes again by itself after a reconnection, before 'ready'
+      sub.on('ready', () => {
+        if (closed) return;
+        sub.subscribe(channel).then(
+          () => {
+            tell(undefined);
+            live = true;
+          },
+          (err: Error) => logger.warn({ err: { message: err.message } }, 'account change feed: could not subscribe'),
+        );
+      });
+    },
+    close() {
+      closed = true;
+      live = false;
+      subscriber?.disconnect();
+    },
+  };
+}
+
+/**
+ * The accounts repository whose writes announce the account they changed (every write a token path's
+ * cached read depends on: disabled, email, name, admin role, password state). The announcement follows
+ * the write, also when it failed: the row may have changed anyway.
+ */
+export function announcingAccountWrites(accounts: AccountsRepo, changes: Pick<AccountChanges, 'announce'>): AccountsRepo {
+  const after = async <T>(id: string, write: Promise<T>): Promise<T> => {
+    try {
+      return await write;
+    } finally {
+      await changes.announce(id);
+    }
+  };
+  return {
+    ...accounts,
+    setDisabled: (id, disabled) => after(id, accounts.setDisabled(id, disabled)),
+    setPassword: (id, hash, opts) => after(id, accounts.setPassword(id, hash, opts)),
+    setPasswordChangeRequired: (id, required) => after(id, accounts.setPasswordChangeRequired(id, required)),
+    update: (id, change) => after(id, accounts.update(id, change)),
+  };
+}
