@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from './config/env.js';
 import { createCsrf } from './http/csrf.js';
 import { mountOwnRouters } from './http/routers.js';
+import { requestReadsScope } from './store/redis/request-reads.js';
 import { errorPages } from './http/errors.js';
 import { isStoreUnavailable, StoreUnavailable } from './oidc/errors.js';
 import { createViews } from './http/render.js';
@@ -212,6 +213,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ctx.body = views.render('home.njk', { title: 'stepup', issuer: config.issuer });
   });
 
+  // issue #20: values read along with others in one Redis round trip, kept for the request
+  provider.use(requestReadsScope());
   provider.use(requestContext(logger));
   provider.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   provider.use(errorPages(views));

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../store/redis/client.js';
+import { dropKept, progressEntry, takeKept } from '../store/redis/request-reads.js';
 import type { StoredFactorEvent } from '../store/redis/session-events.js';
 
 /**
@@ -17,17 +18,25 @@ export interface InteractionProgress {
   newPasswordRequired?: boolean;
 }
 
+/** Where an interaction's progress is (the Redis adapter reads it along with the Interaction, issue #20). */
+export const progressKey = (prefix: string, uid: string) => `${prefix}ix:${uid}`;
+
 export function createProgressStore(redis: RedisClient, prefix: string) {
-  const key = (uid: string) => `${prefix}ix:${uid}`;
+  const key = (uid: string) => progressKey(prefix, uid);
+  const forgetKept = (uid: string) => dropKept((e) => e === progressEntry(uid));
   return {
     async get(uid: string): Promise<InteractionProgress | undefined> {
-      const raw = await redis.get(key(uid));
+      // read along with the Interaction earlier in this request (one server), else read now
+      const kept = takeKept<string>(progressEntry(uid));
+      const raw = kept !== undefined ? kept : await redis.get(key(uid));
       return raw ? (JSON.parse(raw) as InteractionProgress) : undefined;
     },
     async put(uid: string, progress: InteractionProgress, ttlSeconds: number): Promise<void> {
+      forgetKept(uid);
       await redis.set(key(uid), JSON.stringify(progress), 'EX', Math.max(1, Math.ceil(ttlSeconds)));
     },
     async drop(uid: string): Promise<void> {
+      forgetKept(uid);
       await redis.del(key(uid));
     },
   };

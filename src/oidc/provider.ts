@@ -5,6 +5,7 @@ import { acrClaimRequestProblem } from '../stepup/requirement.js';
 import type { AccountReads } from '../store/account-reads.js';
 import type { ClientsRepo } from '../store/clients.repo.js';
 import { createRedisAdapterFactory } from '../store/redis/oidc-adapter.js';
+import { progressKey } from '../interactions/progress.js';
 import { createFindAccount } from './accounts.js';
 import { createClientAdapter } from './client-adapter.js';
 import { clientApiScopes, type ClientInstance } from './client-metadata.js';
@@ -63,7 +64,10 @@ export function mayIntrospect(caller: { clientId: string } | undefined, tokenCli
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const redisAdapters = createRedisAdapterFactory(deps.redis, { prefix: `${deps.redisKeyPrefix}oidc:` });
+  const redisAdapters = createRedisAdapterFactory(deps.redis, {
+    prefix: `${deps.redisKeyPrefix}oidc:`,
+    progressKey: (uid) => progressKey(deps.redisKeyPrefix, uid),
+  });
   // deps.clients comes cached (withClientCache in app.ts), so admin changes can drop their records at once
   const clientAdapter = createClientAdapter(deps.clients);
   // issue #7: a store outage inside oidc-provider becomes temporarily_unavailable (503), never server_error

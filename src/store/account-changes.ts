@@ -88,24 +88,27 @@ export function createAccountChanges(redis: RedisClient, prefix: string, logger:
   };
 }
 
+/** The repository's methods that change no existing account (reads, and create: a new id nobody cached). */
+const NOT_CHANGING = new Set(['create', 'findById', 'findByEmail', 'emailsFor', 'list', 'search', 'count']);
+
 /**
- * The accounts repository whose writes announce the account they changed (every write a token path's
- * cached read depends on: disabled, email, name, admin role, password state). The announcement follows
- * the write, also when it failed: the row may have changed anyway.
+ * The accounts repository whose writes announce the account they changed (whatever a token path's
+ * cached read depends on: disabled, email, name, admin role, password state). Every method but the
+ * known reads is taken as a write of the account named by its first argument, so a write method added
+ * later announces without anyone remembering to. The announcement follows the write, also when it
+ * failed: the row may have changed anyway.
  */
 export function announcingAccountWrites(accounts: AccountsRepo, changes: Pick<AccountChanges, 'announce'>): AccountsRepo {
-  const after = async <T>(id: string, write: Promise<T>): Promise<T> => {
-    try {
-      return await write;
-    } finally {
-      await changes.announce(id);
-    }
-  };
-  return {
-    ...accounts,
-    setDisabled: (id, disabled) => after(id, accounts.setDisabled(id, disabled)),
-    setPassword: (id, hash, opts) => after(id, accounts.setPassword(id, hash, opts)),
-    setPasswordChangeRequired: (id, required) => after(id, accounts.setPasswordChangeRequired(id, required)),
-    update: (id, change) => after(id, accounts.update(id, change)),
-  };
+  const wrapped: Record<string, unknown> = { ...accounts };
+  for (const [name, method] of Object.entries(accounts)) {
+    if (NOT_CHANGING.has(name) || typeof method !== 'function') continue;
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => Promise<unknown>)(...args);
+      } finally {
+        if (typeof args[0] === 'string') await changes.announce(args[0]);
+      }
+    };
+  }
+  return wrapped as AccountsRepo;
 }

@@ -1,7 +1,8 @@
 import type { RedisClient } from './client.js';
-import { errors, Provider, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { defineScript, runScript } from './scripts.js';
 import { deleteEach, hashTag, isCluster } from './hash-tags.js';
+import { currentRequest, dropKept, keepForRequest, progressEntry, takeKept } from './request-reads.js';
 
 /**
  * oidc-provider's storage for every short-lived model (sessions, interactions, codes, tokens, grants…)
@@ -300,7 +301,20 @@ end
 return {record, grant, session}
 `;
 
+/*
+ * One server only, like the scripts above. Issue #20: every interaction request reads its Interaction
+ * and then its progress (a key of stepup's own, interactions/progress.ts): one round trip for both,
+ * the progress kept for the request (request-reads.ts). KEYS[1] the Interaction record; ARGV[1] the
+ * progress key. {record fields, progress or false}.
+ */
+const FIND_INTERACTION_ON_ONE_SERVER = `
+local progress = redis.call('GET', ARGV[1])
+if type(progress) ~= 'string' then progress = false end
+return {redis.call('HGETALL', KEYS[1]), progress}
+`;
+
 const SCRIPTS = {
+  findInteractionOnOneServer: defineScript(FIND_INTERACTION_ON_ONE_SERVER),
   findSessionByUidOnOneServer: defineScript(FIND_SESSION_BY_UID_ON_ONE_SERVER),
   findTokenOnOneServer: defineScript(FIND_TOKEN_ON_ONE_SERVER),
   upsertRecord: defineScript(UPSERT_RECORD),
@@ -324,40 +338,15 @@ export async function revokeGrantTokens(redis: RedisClient, keys: ReturnType<typ
 export interface RedisAdapterOptions {
   /** prepended to every key, e.g. `stepup:oidc:` */
   prefix: string;
+  /**
+   * Issue #20: the key of an interaction's progress (interactions/progress.ts), read along with the
+   * Interaction on one server and kept for the request as `ix:<uid>`.
+   */
+  progressKey?: (uid: string) => string;
 }
 
-/**
- * Issue #20: what FIND_TOKEN_ON_ONE_SERVER read along with a token, kept for the rest of the request
- * (oidc-provider's own per-request context, Provider.ctx, is the key: it is gone with the request).
- * Each entry answers one read (Grant.find, Session.findByUid) and is dropped then, and a write to the
- * same grant or to any session in the request drops it before: a later read in the same request goes
- * to Redis. `null`: read and found missing. Outside a request (no context) nothing is kept.
- */
-const prefetched = new WeakMap<object, Map<string, AdapterPayload | null>>();
-const currentRequest = (): object | undefined => (Provider as unknown as { ctx?: object }).ctx;
 const grantEntry = (grantId: string) => `Grant:${grantId}`;
 const sessionEntry = (uid: string) => `uid:${uid}`;
-function keepForRequest(entry: string, payload: AdapterPayload | null): void {
-  const ctx = currentRequest();
-  if (!ctx) return;
-  let kept = prefetched.get(ctx);
-  if (!kept) prefetched.set(ctx, (kept = new Map()));
-  kept.set(entry, payload);
-}
-/** The prefetched payload (`null`: known missing), or undefined when nothing was kept. Taken once. */
-function takeKept(entry: string): AdapterPayload | null | undefined {
-  const ctx = currentRequest();
-  const kept = ctx ? prefetched.get(ctx) : undefined;
-  if (!kept?.has(entry)) return undefined;
-  const payload = kept.get(entry)!;
-  kept.delete(entry);
-  return payload;
-}
-function dropKept(match: (entry: string) => boolean): void {
-  const ctx = currentRequest();
-  const kept = ctx ? prefetched.get(ctx) : undefined;
-  if (kept) for (const entry of [...kept.keys()]) if (match(entry)) kept.delete(entry);
-}
 const dropKeptSessions = () => dropKept((e) => e.startsWith('uid:'));
 
 const hasField = (flat: string[], field: string) => flat.some((v, i) => i % 2 === 0 && v === field);
@@ -407,7 +396,7 @@ export function createRedisAdapterFactory(
       },
       find: async (id: string) => toPayload(await redis.get(key(id))),
       async findByUid(uid: string) {
-        const kept = takeKept(sessionEntry(uid));
+        const kept = takeKept<AdapterPayload>(sessionEntry(uid));
         if (kept !== undefined) return kept ?? undefined;
         if (!isCluster(redis)) {
           return toPayload((await script('findSessionByUidOnOneServer', 1, keys.sessionUid(uid), keys.sessionRecordPrefix)) as string | null);
@@ -442,8 +431,14 @@ export function createRedisAdapterFactory(
 
     async function find(id: string): Promise<AdapterPayload | undefined> {
       if (model === 'Grant') {
-        const kept = takeKept(grantEntry(id));
+        const kept = takeKept<AdapterPayload>(grantEntry(id));
         if (kept !== undefined) return kept ?? undefined;
+      }
+      if (model === 'Interaction' && options.progressKey && !isCluster(redis) && currentRequest()) {
+        const [record, progress] = (await script('findInteractionOnOneServer', 1, key(id), options.progressKey(id))) as [string[], string | null | false];
+        const payload = hashPayload(record);
+        if (payload) keepForRequest(progressEntry(id), typeof progress === 'string' ? progress : null);
+        return payload;
       }
       if (grantable && !isCluster(redis) && currentRequest()) {
         const [record, grant, session] = (await script('findTokenOnOneServer', 1, key(id), keys.grantRecordPrefix, keys.sessionUidPrefix, keys.sessionRecordPrefix)) as [string[], string[], string | null];
