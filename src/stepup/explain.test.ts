@@ -58,6 +58,18 @@ describe('issue #19: explain() traces the decision decide() makes (SPEC §2 rule
     expect(trace.outcome.words).toMatch(/^prompt=none: .*login_required/);
   });
 
+  it('a level not held says why: never verified, its window passed, or a lower level is missing', () => {
+    const trace = explain(inputs({ session: 'password@-1d,totp@-13h', request: { acrValues: 'aal2' } }));
+    expect(trace.held[0]).toMatchObject({ acr: 'aal1', held: true, ageSeconds: 86400 });
+    expect(trace.held[1]).toMatchObject({ acr: 'aal2', held: false, ageSeconds: 13 * 3600, words: 'not held: last verified 13 h ago, older than its 12 h window' });
+    expect(trace.held[2]).toMatchObject({ acr: 'phr', held: false, words: 'not held: never verified in this session' });
+    expect(trace.held[2]!.ageSeconds).toBeUndefined();
+    // a TOTP code still fresh, but the password (aal1) expired: aal2 is not held because aal1 is not
+    const stale = explain(inputs({ session: 'password@-31d,totp@-1h', request: { acrValues: 'aal2' } }));
+    expect(stale.held[0]).toMatchObject({ acr: 'aal1', held: false, words: 'not held: last verified 31 days ago, older than its 30 days window' });
+    expect(stale.held[1]).toMatchObject({ acr: 'aal2', held: false, ageSeconds: 3600, words: 'not held: verified 60 min ago, but aal1 is not held' });
+  });
+
   it('steps name the allowed factors', () => {
     const trace = explain(inputs({ session: 'password@-10m', request: { acrValues: 'aal2' } }));
     expect(trace.steps).toEqual([expect.objectContaining({ acr: 'aal2', step: 'second_factor', allowedFactors: ['totp'] })]);

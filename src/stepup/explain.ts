@@ -1,7 +1,8 @@
 import { decide, type DecisionInputs, type DecisionResult } from './decide.js';
 import type { FactorEvent } from './factor-events.js';
 import { walkChain } from './held-levels.js';
-import type { StepKind } from './levels.js';
+import { lowestLevel, type StepKind } from './levels.js';
+import { NO_KINDS, provesStep } from './steps.js';
 
 /**
  * Issue #19: a decision explained. explain() calls decide() (the one decision function, SPEC §2) and
@@ -89,14 +90,23 @@ export function explain(inputs: DecisionInputs): Trace {
   // the events decide() counted: with prompt=login nothing from before (SPEC §2 rule 6)
   const counted = [...(requirement.freshLogin ? [] : inputs.sessionEvents), ...(inputs.interaction?.events ?? [])].filter((e) => e.at <= now);
   const chain = walkChain(policy, counted, now);
+  // "why not?": the newest verification of each level's step whatever its age (the chain above only
+  // knows the fresh ones), compared with the primary verifications of any age for "another kind"
+  const primary = lowestLevel(policy);
+  const primaryKinds = new Set(counted.filter((e) => provesStep(e, primary, NO_KINDS)).map((e) => e.factor));
+  const newestFirst = [...counted].sort((a, b) => b.at - a.at);
+  let gap: string | undefined;
   const held: HeldLevelTrace[] = policy.levels.map((level) => {
-    const proof = chain.held.find((h) => h.level.acr === level.acr)?.proofs.at(-1);
     const isHeld = decision.held.includes(level.acr);
+    const proof = isHeld ? chain.held.find((h) => h.level.acr === level.acr)?.proofs.at(-1) : newestFirst.find((e) => provesStep(e, level, primaryKinds));
     const ageSeconds = proof ? now - proof.at : undefined;
-    const words = isHeld
-      ? `held: verified ${duration(ageSeconds ?? 0)} ago, window ${duration(level.maxAge)}`
-      : 'not held';
-    return { acr: level.acr, held: isHeld, ...(ageSeconds !== undefined && isHeld ? { ageSeconds } : {}), maxAgeSeconds: level.maxAge, words };
+    let words: string;
+    if (isHeld) words = `held: verified ${duration(ageSeconds ?? 0)} ago, window ${duration(level.maxAge)}`;
+    else if (ageSeconds === undefined) words = 'not held: never verified in this session';
+    else if (ageSeconds > level.maxAge) words = `not held: last verified ${duration(ageSeconds)} ago, older than its ${duration(level.maxAge)} window`;
+    else words = `not held: verified ${duration(ageSeconds)} ago, but ${gap ?? 'a lower level'} is not held`;
+    if (!isHeld) gap ??= level.acr;
+    return { acr: level.acr, held: isHeld, ...(ageSeconds !== undefined ? { ageSeconds } : {}), maxAgeSeconds: level.maxAge, words };
   });
 
   const asked = requirement.requested.length > 0 ? requirement.requested.join(' ') : 'no level';
