@@ -4,6 +4,7 @@ import type { Browser as Chromium } from 'playwright-core';
 import { launchChromium } from './chromium.js';
 import { dropIsolation, newIsolation, type Isolation } from './env.js';
 import { createConfidentialClient, discover } from './rp.js';
+import type { SendNotice } from '../../src/notifications/notices.js';
 import { startServer, type RunningServer } from './server.js';
 
 /**
@@ -21,10 +22,10 @@ export interface Testbed {
   now(): number;
 }
 
-export function useTestbed(opts: { chromium?: boolean; env?: Record<string, string>; client?: Record<string, unknown> } = {}): Testbed {
+export function useTestbed(opts: { chromium?: boolean; env?: Record<string, string>; client?: Record<string, unknown>; sendNotice?: SendNotice } = {}): Testbed {
   const bed = { iso: newIsolation(), now: () => Math.floor(Date.now() / 1000) + (bed.server?.clock.offset ?? 0) } as Testbed;
   beforeAll(async () => {
-    bed.server = await startServer(bed.iso, opts.env ?? {});
+    bed.server = await startServer(bed.iso, opts.env ?? {}, { sendNotice: opts.sendNotice });
     bed.client = await createConfidentialClient(bed.server.app, opts.client ?? {});
     bed.config = await discover(bed.server.issuer, bed.client.clientId, bed.client.clientSecret);
     if (opts.chromium) bed.chromium = await launchChromium();
