@@ -41,7 +41,7 @@ import {
  * access (403), both before the token expires.
  */
 export const API_PREFIX = '/admin/api';
-export const API_TAGS = ['users', 'factors', 'sessions', 'clients', 'audit', 'decisions', 'policy'] as const;
+export const API_TAGS = ['users', 'factors', 'sessions', 'clients', 'audit', 'decisions', 'policy', 'outbox'] as const;
 
 export interface ApiInput {
   params: Record<string, string>;

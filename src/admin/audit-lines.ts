@@ -32,6 +32,7 @@ const PHRASES: Partial<Record<AuditEventType, [string, string]>> = {
   'password.set': ['got a password set from the command line', 'did not get a new password'],
   'consent.recorded': ['was signed in to an application', 'was not signed in'],
   'admin.access_denied': ['was refused the admin pages', 'was refused the admin pages'],
+  'admin.webhook.retry': ['sent a dead webhook delivery again', 'could not send a webhook delivery again'],
 };
 
 const ADMIN_PHRASES: Partial<Record<AuditEventType, string>> = {

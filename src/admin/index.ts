@@ -12,6 +12,8 @@ import { createAdminService } from './admin-service.js';
 import { apiRoutes, createAdminApiRouter } from './api.routes.js';
 import { openApiDocument } from './openapi.js';
 import { createAdminUiRouter } from './ui.routes.js';
+import { outboxApiRoutes } from './outbox.api.js';
+import { auditDeliveries, mountOutboxPages } from './outbox.routes.js';
 import { createAccountReads } from '../store/account-reads.js';
 import { createDecisionsRepo } from '../store/decisions.repo.js';
 import { decisionApiRoutes } from './decisions.api.js';
@@ -25,7 +27,7 @@ export interface AdminDeps {
   issuer: string;
   provider: Provider;
   jwks: { keys: object[] };
-  stores: Pick<Stores, 'db' | 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis'>;
+  stores: Pick<Stores, 'db' | 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis' | 'outbox'>;
   redisKeyPrefix: string;
   /** the clients repository the provider reads through (cached): admin changes go through it so they drop cached records */
   providerClients?: Stores['clients'];
@@ -60,7 +62,11 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     listAccounts: () => deps.stores.accounts.list(),
     now: deps.now,
   };
-  const moreRoutes = decisionApiRoutes({ ...decisions, dryRun, userExists: async (id) => Boolean(await deps.stores.accounts.findById(id)) });
+  const moreRoutes = [
+    ...decisionApiRoutes({ ...decisions, dryRun, userExists: async (id) => Boolean(await deps.stores.accounts.findById(id)) }),
+    // issue #17: the outbox (mails, webhook deliveries, dead letters)
+    ...outboxApiRoutes({ outbox: deps.stores.outbox, audit: deps.audit }),
+  ];
   let document: object | undefined;
   const api = createAdminApiRouter({
     issuer: deps.issuer,
@@ -84,7 +90,11 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     audit: deps.audit,
     admin,
     now: deps.now,
-    morePages: mountDecisionPages(decisions),
+    morePages: (router, kit) => {
+      mountDecisionPages(decisions)(router, kit);
+      mountOutboxPages({ outbox: deps.stores.outbox, audit: deps.audit })(router, kit);
+    },
+    auditEventExtras: auditDeliveries(deps.stores.outbox),
     userPageExtras: recentSignIns(decisions),
   });
   return [api, ui];

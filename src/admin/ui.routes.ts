@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
 import type { z } from 'zod';
@@ -46,12 +46,18 @@ export interface AdminUiDeps {
   morePages?: (router: Router, kit: AdminPageKit) => void;
   /** more for the user page's view (issue #19: the user's recent sign-ins) */
   userPageExtras?: (accountId: string) => Promise<Record<string, unknown>>;
+  /** more for each event on the audit page, by event id (issue #17: its webhook delivery) */
+  auditEventExtras?: (eventIds: string[]) => Promise<Map<string, Record<string, unknown>>>;
 }
 
 /** What a page defined in another file renders with: the admin layout's context and the message page. */
 export interface AdminPageKit {
   page(ctx: Context, view: string, context: Record<string, unknown>, status?: number): void;
   problem(ctx: Context, status: number, title: string, message: string): void;
+  /** a form POST's middleware: the body parsed, the CSRF token checked */
+  post: Middleware[];
+  /** who is acting (the signed-in admin) */
+  actorOf(ctx: Context): Actor;
 }
 
 const STATE_COOKIE = 'stepup.admin';
@@ -599,12 +605,13 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     if (!parsed.success) return page(ctx, 'admin/audit.njk', { title: 'Audit trail', filters, typeChoices, errors: issues(parsed.error), events: [] }, 400);
     const events = (await admin.listAudit(auditFilterOf(parsed.data))).map(auditJson);
     const names = await namesFor(events);
+    const extras = deps.auditEventExtras ? await deps.auditEventExtras(events.map((e) => e.id)) : undefined;
     const last = events.length === parsed.data.limit ? events[events.length - 1]!.id : undefined;
     page(ctx, 'admin/audit.njk', {
       title: 'Audit trail',
       filters,
       typeChoices,
-      events: events.map((e) => eventView(e, names)),
+      events: events.map((e) => ({ ...eventView(e, names), ...extras?.get(e.id) })),
       older: last ? `/admin/audit?${filterQuery(given, { before: last })}` : undefined,
       newest: given.before ? `/admin/audit?${filterQuery(given)}` : undefined,
       exportCsv: `/admin/audit/export?${filterQuery(input, { format: 'csv' })}`,
@@ -633,6 +640,6 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     ctx.body = csv ? auditCsv(all, await namesFor(all)) : JSON.stringify({ items: all });
   });
 
-  deps.morePages?.(router, { page, problem });
+  deps.morePages?.(router, { page, problem, post, actorOf });
   return router;
 }

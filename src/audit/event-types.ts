@@ -45,6 +45,8 @@ export const AUDIT_EVENT_TYPES = [
   'admin.client.update',
   'admin.client.rotate_secret',
   'admin.client.delete',
+  // issue #17: a dead webhook delivery sent again
+  'admin.webhook.retry',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
