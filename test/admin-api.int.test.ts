@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -54,7 +55,10 @@ describe('OpenAPI document', () => {
       const user = await createAccountWithTotp(server.app);
       const factor = (await server.app.stores.factors.listForAccount(user.id))[0]!;
       const client = await createConfidentialClient(server.app);
-      return { userId: user.id, factorId: factor.id, clientId: client.clientId };
+      // issue #17: a dead webhook delivery, for the outbox retry route
+      const entryId = randomUUID();
+      await server.app.stores.db('outbox').insert({ id: entryId, channel: 'webhook', kind: 'admin.user.disable', payload: '{}', status: 'dead', attempts: 12, last_error: 'HTTP 500' });
+      return { userId: user.id, factorId: factor.id, clientId: client.clientId, entryId };
     };
     const bodies: Record<string, (f: Awaited<ReturnType<typeof fixtures>>) => unknown> = {
       createUser: () => ({ email: `new-${Math.random().toString(36).slice(2)}@example.com`, name: 'New', password: 'a long enough password' }),
