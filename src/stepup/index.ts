@@ -17,3 +17,4 @@ export { highestReachableLevel, levelRequiredForChange, maxAgeForFreshStepUp, ve
 export { decide, type Demand, type DecisionInputs, type DecisionResult } from './decide.js';
 export { offerFor, type Offer } from './offer.js';
 export { explain, parseSessionSpec, REASON_WORDS, type Trace, type HeldLevelTrace, type StepTrace } from './explain.js';
+export { assessRisk, riskDemands, riskEnabled, DEFAULT_RISK_POLICY, RISK_REASONS, type FiredSignal, type OnUnreachable, type RiskAssessment, type RiskFacts, type RiskPolicy, type RiskReason } from './risk.js';

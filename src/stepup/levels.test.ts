@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_POLICY, levelOf, parsePolicy } from './levels.js';
+import { DEFAULT_RISK_POLICY } from './risk-policy.js';
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -14,6 +15,8 @@ describe('SPEC §1: the default policy', () => {
         { acr: 'phrh', rank: 4, step: 'device_bound', maxAge: 12 * HOUR },
       ],
       selfEnrollment: true,
+      // issue #16: risk signals on by default
+      risk: DEFAULT_RISK_POLICY,
     });
   });
 
@@ -49,6 +52,8 @@ describe('SPEC §6 POLICY_FILE: parsePolicy', () => {
         { acr: 'strong', rank: 2, step: 'second_factor', maxAge: 600 },
       ],
       selfEnrollment: true,
+      // issue #16: the signals demand the chain's second level
+      risk: { ...DEFAULT_RISK_POLICY, newDevice: { ...DEFAULT_RISK_POLICY.newDevice, demand: 'strong' }, newNetwork: { ...DEFAULT_RISK_POLICY.newNetwork, demand: 'strong' }, recentFailures: { ...DEFAULT_RISK_POLICY.recentFailures, demand: 'strong' } },
     });
   });
 

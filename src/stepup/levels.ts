@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RISK_POLICY, type RiskPolicy } from './risk-policy.js';
 
 /**
  * Assurance levels (SPEC §1): an ordered chain. Each level adds one *step* on top of the level below
@@ -31,6 +32,8 @@ export interface Policy {
   levels: LevelDefinition[];
   /** SPEC §4: a user with only a password may enroll a first second factor during a step-up */
   selfEnrollment: boolean;
+  /** issue #16: risk signals that demand a step (src/stepup/risk.ts); absent: none */
+  risk?: RiskPolicy;
 }
 
 const HOUR_SECONDS = 3600;
@@ -45,6 +48,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     { acr: 'phrh', rank: 4, step: 'device_bound', maxAge: 12 * HOUR_SECONDS },
   ],
   selfEnrollment: true,
+  risk: DEFAULT_RISK_POLICY,
 });
 
 function deepFreeze<T extends Policy>(policy: T): T {
@@ -65,7 +69,7 @@ export const lowestLevel = (policy: Policy): LevelDefinition => {
 
 // ---------------------------------------------------------------------------------------------
 // Policy file (SPEC §6 POLICY_FILE): `{ "levels": [{ "acr", "step", "maxAge" (seconds),
-// "requireAttestation"? }, …] (lowest first), "selfEnrollment"? (default true) }`.
+// "requireAttestation"? }, …] (lowest first), "selfEnrollment"? (default true), "risk"? (issue #16) }`.
 
 /** Messages for an object that is not one, or that has fields the policy does not know (typos fail loudly). */
 const objectErrors =
@@ -95,13 +99,52 @@ const levelSchema = z.strictObject(
   { error: objectErrors('must be an object with "acr", "step" and "maxAge"') },
 );
 
+const demandField = z.string({ error: 'must be an acr value of the policy\'s levels' }).min(1, { error: 'must not be empty' }).optional();
+const enabledField = z.boolean({ error: 'must be true or false' }).default(true);
+const wholeNumber = (what: string, min: number, max: number) =>
+  z.number({ error: `must be a number ${what}` }).int({ error: `must be a whole number ${what}` }).min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+
+/** Issue #16: `"risk": { "onUnreachable", "newDevice", "newNetwork", "recentFailures" }`, every field optional. */
+const riskSchema = z.strictObject(
+  {
+    onUnreachable: z.enum(['notify', 'deny'], { error: 'must be "notify" or "deny"' }).default('notify'),
+    newDevice: z
+      .strictObject(
+        { enabled: enabledField, demand: demandField, cookieMaxAgeDays: wholeNumber('of days', 1, 400).default(DEFAULT_RISK_POLICY.newDevice.cookieMaxAgeDays) },
+        { error: objectErrors('must be an object with "enabled", "demand" and "cookieMaxAgeDays"') },
+      )
+      .default({ enabled: true, cookieMaxAgeDays: DEFAULT_RISK_POLICY.newDevice.cookieMaxAgeDays }),
+    newNetwork: z
+      .strictObject(
+        {
+          enabled: enabledField,
+          demand: demandField,
+          ipv4Prefix: wholeNumber('of bits', 8, 32).default(DEFAULT_RISK_POLICY.newNetwork.ipv4Prefix),
+          ipv6Prefix: wholeNumber('of bits', 16, 128).default(DEFAULT_RISK_POLICY.newNetwork.ipv6Prefix),
+        },
+        { error: objectErrors('must be an object with "enabled", "demand", "ipv4Prefix" and "ipv6Prefix"') },
+      )
+      .default({ enabled: true, ipv4Prefix: DEFAULT_RISK_POLICY.newNetwork.ipv4Prefix, ipv6Prefix: DEFAULT_RISK_POLICY.newNetwork.ipv6Prefix }),
+    recentFailures: z
+      .strictObject(
+        { enabled: enabledField, demand: demandField, threshold: wholeNumber('of failed attempts', 1, 100).default(DEFAULT_RISK_POLICY.recentFailures.threshold) },
+        { error: objectErrors('must be an object with "enabled", "demand" and "threshold"') },
+      )
+      .default({ enabled: true, threshold: DEFAULT_RISK_POLICY.recentFailures.threshold }),
+  },
+  { error: objectErrors('must be an object with "onUnreachable", "newDevice", "newNetwork" and "recentFailures"') },
+);
+
+const SIGNALS = ['newDevice', 'newNetwork', 'recentFailures'] as const;
+
 const policySchema = z
   .strictObject(
     {
       levels: z.array(levelSchema, { error: 'is required and must be a list of levels, lowest first' }).min(1, { error: 'must list at least one level' }),
       selfEnrollment: z.boolean({ error: 'must be true or false' }).default(true),
+      risk: riskSchema.default({ onUnreachable: 'notify', newDevice: { enabled: true, cookieMaxAgeDays: 400 }, newNetwork: { enabled: true, ipv4Prefix: 24, ipv6Prefix: 48 }, recentFailures: { enabled: true, threshold: 3 } }),
     },
-    { error: objectErrors('must be a JSON object with "levels" and optionally "selfEnrollment"') },
+    { error: objectErrors('must be a JSON object with "levels" and optionally "selfEnrollment" and "risk"') },
   )
   .superRefine((policy, ctx) => {
     const seen = new Set<string>();
@@ -118,6 +161,11 @@ const policySchema = z
         ctx.addIssue({ code: 'custom', path: ['levels', i, 'rank'], message: `must be ${i + 1} (levels are ranked by their position, lowest first) or left out` });
       }
     });
+    // issue #16: a signal demands a level of this chain (a typo must not silently demand nothing)
+    for (const signal of SIGNALS) {
+      const demand = policy.risk[signal].demand;
+      if (demand !== undefined && !seen.has(demand)) ctx.addIssue({ code: 'custom', path: ['risk', signal, 'demand'], message: `"${demand}" is not an acr value of the levels` });
+    }
   });
 
 /** `levels[1].maxAge`: where the problem is, as a person reading the file would look for it. */
@@ -144,5 +192,21 @@ export function parsePolicy(json: unknown): Policy {
       ...(level.requireAttestation !== undefined ? { requireAttestation: level.requireAttestation } : {}),
     })),
     selfEnrollment: result.data.selfEnrollment,
+    risk: riskPolicyOf(result.data),
+  };
+}
+
+/**
+ * Issue #16: a signal's demand defaults to the chain's second level (aal2 in the default chain: a second
+ * factor); a chain of one level has nothing to demand above it, so its signals are off.
+ */
+function riskPolicyOf(data: z.infer<typeof policySchema>): RiskPolicy {
+  const second = data.levels[1]?.acr;
+  const signal = <T extends { enabled: boolean; demand?: string }>(s: T) => ({ ...s, enabled: s.enabled && (s.demand ?? second) !== undefined, demand: s.demand ?? second ?? data.levels[0]!.acr });
+  return {
+    onUnreachable: data.risk.onUnreachable,
+    newDevice: signal(data.risk.newDevice),
+    newNetwork: signal(data.risk.newNetwork),
+    recentFailures: signal(data.risk.recentFailures),
   };
 }
