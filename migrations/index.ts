@@ -6,6 +6,7 @@ import * as addWebAuthnCredentials from './20261122030000_add_webauthn_credentia
 import * as addClientSigningAlgs from './20261204000000_add_client_signing_algs.js';
 import * as addPasswordChanges from './20261204010000_add_password_changes.js';
 import * as createOutbox from './20261206031700_create_outbox.js';
+import * as createKnownDevices from './20261206034600_create_known_devices.js';
 
 /**
  * Migrations are listed here rather than discovered from the file system, so the same list runs under
@@ -19,6 +20,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261204000000_add_client_signing_algs': addClientSigningAlgs,
   '20261204010000_add_password_changes': addPasswordChanges,
   '20261206031700_create_outbox': createOutbox,
+  '20261206034600_create_known_devices': createKnownDevices,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -18,6 +18,8 @@ import { createPageKit } from './http/kit.js';
 import { createProgressStore } from './interactions/progress.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createStepUpPolicy } from './oidc/policy.js';
+import { createDeviceCookie } from './risk/device-cookie.js';
+import { createRiskSignals } from './risk/signals.js';
 import { jwtAccessTokenIntrospection } from './oidc/jwt-introspection.js';
 import { createProvider, mayIntrospect, TTL } from './oidc/provider.js';
 import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
@@ -126,6 +128,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const mailOutbox = config.smtpUrl ? stores.outbox : undefined;
   const notify = createNotifier({ logger, db: stores.db, now, outbox: mailOutbox ? emailOutbox(mailOutbox) : undefined });
   const attempts = createAttemptGuard(limiter, stores.audit, notify);
+  // issue #16: risk signals (new device, new network, recent failures), per the policy file's "risk"
+  const risk = createRiskSignals({
+    policy,
+    devices: stores.knownDevices,
+    limiter,
+    cookie: createDeviceCookie(config.cookieKeys, { secure: config.issuer.startsWith('https:') }),
+    audit: stores.audit,
+    notify,
+  });
   const accountSessions = createAccountSessions(stores.redis, prefix);
   const newPassword = createNewPasswordStep({
     provider,
@@ -185,6 +196,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     progress,
     sessionEvents,
     enrolledFactors,
+    risk,
     now,
   });
   const account = createAccountRouter({

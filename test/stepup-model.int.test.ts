@@ -8,7 +8,7 @@ import { totpCodeAt } from '../src/factors/totp/totp.js';
 import { hashRecoveryCode, newRecoveryCodes } from '../src/factors/recovery-codes/recovery-codes.js';
 import { createWebAuthnUsersRepo } from '../src/store/webauthn-users.repo.js';
 import { Browser, decodeEntities, type Page } from './support/browser.js';
-import { dropIsolation, newIsolation, type Isolation } from './support/env.js';
+import { dropIsolation, newIsolation, RISK_SIGNALS_OFF, type Isolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, discover, finish, isCallback, startAuthorization, type AuthRequest, type Started } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
@@ -218,6 +218,7 @@ beforeAll(async () => {
         { acr: 'phr', step: 'phishing_resistant', maxAge: 43200 },
         { acr: 'phrh', step: 'device_bound', maxAge: 43200 },
       ],
+      risk: RISK_SIGNALS_OFF,
       selfEnrollment: false,
     }),
   );

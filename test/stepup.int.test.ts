@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { totpCodeAt } from '../src/factors/totp/totp.js';
 import { Browser, findForm, type Page } from './support/browser.js';
-import { dropIsolation, newIsolation } from './support/env.js';
+import { dropIsolation, newIsolation, RISK_SIGNALS_OFF } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
 import { enrollTotpInStepUp, reasonOf, stepOf } from './support/steps.js';
 import { createConfidentialClient, createUser, discover, finish, isCallback, startAuthorization, type AuthRequest, type Started } from './support/rp.js';
@@ -369,6 +369,7 @@ describe('selfEnrollment off (POLICY_FILE)', () => {
           { acr: 'phrh', step: 'device_bound', maxAge: 43200 },
         ],
         selfEnrollment: false,
+        risk: RISK_SIGNALS_OFF,
       }),
     );
     strictServer = await startServer(iso2, { POLICY_FILE: policyFile });

@@ -9,7 +9,7 @@ import { offerFor, type EnrollmentChoice, type FactorKind } from '../stepup/inde
 import type { AccountReads } from '../store/account-reads.js';
 import { finishLogin, finishWithError, pinTarget, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 import { pendingNewPassword, type InteractionProgress } from './progress.js';
-import { ENROLL_FRESH_PASSWORD, ENROLL_TITLES, SWITCH_LINKS, whatNext, whyAsked } from './wording.js';
+import { ENROLL_FRESH_PASSWORD, ENROLL_TITLES, SWITCH_LINKS, whatNext, whyAsked, whyRefused } from './wording.js';
 
 export interface NextStepDeps extends FlowDeps {
   kit: PageKit;
@@ -52,6 +52,27 @@ export function createNextStep(deps: NextStepDeps) {
   };
 
   /**
+   * Issue #16, onUnreachable "deny": a risk signal demanded a level the account cannot reach. The person
+   * sees why (403, access denied); the app gets unmet_authentication_requirements at its redirect_uri
+   * when they follow the link back. Nothing can be enrolled from here.
+   */
+  const refused = async (ctx: Context, state: FlowState) => {
+    const { interaction } = state;
+    const clientId = String(interaction.params.client_id);
+    await deps.risk?.refused(ctx, state.accountId!, state.risk!, clientId, deps.now());
+    const returnTo = await deps.provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { error: 'unmet_authentication_requirements', error_description: 'the sign-in was refused: a risk signal demanded a second factor the account does not have' },
+      { mergeWithLastSubmission: false },
+    );
+    await deps.progress.drop(interaction.uid);
+    const name = await clientName(interaction);
+    ctx.status = 403;
+    kit.page(ctx, 'risk-refused.njk', { title: 'Sign-in refused', step: 'refused', clientName: name, reason: whyRefused(state.risk!.fired), returnTo });
+  };
+
+  /**
    * Renders the page for the next missing step, or finishes.
    * @param known the state this request already resolved, when nothing it depends on was written since
    */
@@ -60,6 +81,8 @@ export function createNextStep(deps: NextStepDeps) {
     const marked = pendingNewPassword(interaction.uid, state.progress);
     if (marked) return seeOther(ctx, marked);
     if (!state.accountId || !state.decision) return loginPage(ctx, interaction, extra);
+    // issue #16 onUnreachable "deny": refused, whatever else the decision says
+    if (state.risk?.deny) return refused(ctx, state);
     const decision = state.decision;
     if (decision.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision });
     if (decision.outcome === 'unmet') {
@@ -68,7 +91,7 @@ export function createNextStep(deps: NextStepDeps) {
     const account = await deps.reads.account(ctx, state.accountId);
     if (!account || account.disabledAt) return finishWithError(deps, ctx, interaction, 'access_denied', 'the account is not available');
     const name = await clientName(interaction);
-    const common = { uid: interaction.uid, clientName: name, email: account.email, reason: whyAsked(decision, name), next: whatNext(decision), ...extra };
+    const common = { uid: interaction.uid, clientName: name, email: account.email, reason: whyAsked(decision, name, { signals: state.risk?.fired, maxAge: state.requirement?.maxAge }), next: whatNext(decision), ...extra };
     const offer = offerFor(decision);
     if (!offer) return finishWithError(deps, ctx, interaction, 'unmet_authentication_requirements', 'no step can reach the requested level');
 
@@ -103,7 +126,7 @@ export function createNextStep(deps: NextStepDeps) {
    */
   const afterVerified = async (ctx: Context, interaction: InteractionDetails, progress: InteractionProgress) => {
     const state = await resolveFlow(deps, interaction, ctx, { progress });
-    if (state.decision?.outcome === 'satisfied') return finishLogin(deps, ctx, { ...state, decision: state.decision });
+    if (state.decision?.outcome === 'satisfied' && !state.risk?.deny) return finishLogin(deps, ctx, { ...state, decision: state.decision });
     return seeOther(ctx, `/interaction/${interaction.uid}`);
   };
 

@@ -1,3 +1,4 @@
+import type { RiskRecord } from '../risk/signals.js';
 import type { RedisClient } from '../store/redis/client.js';
 import { dropKept, progressEntry, takeKept } from '../store/redis/request-reads.js';
 import type { StoredFactorEvent } from '../store/redis/session-events.js';
@@ -16,6 +17,8 @@ export interface InteractionProgress {
   target?: string;
   /** issue #15: the password must be replaced before this sign-in goes on (src/account/new-password-step.ts) */
   newPasswordRequired?: boolean;
+  /** issue #16: the risk facts gathered when a verification identified the account, and what they demand */
+  risk?: RiskRecord;
 }
 
 /** Where an interaction's progress is (the Redis adapter reads it along with the Interaction, issue #20). */

@@ -8,7 +8,7 @@ import type { AccountReads } from '../store/account-reads.js';
 import { requireCsrf, type Csrf } from '../http/csrf.js';
 import { formBody, readForm, seeOther, type PageKit } from '../http/kit.js';
 import { amrForEvent, FACTOR_KINDS, offerFor, type FactorKind } from '../stepup/index.js';
-import { recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
+import { gatherRisk, recordEvent, resolveFlow, type FlowDeps, type FlowState, type InteractionDetails } from './flow.js';
 import type { NextStep } from './next-step.js';
 import { pendingNewPassword } from './progress.js';
 
@@ -76,10 +76,13 @@ export function mountVerification(router: Router, deps: VerifyDeps): void {
         return deps.next.proceed(ctx, interaction, { ...keep, error: outcome.refusal ?? factor.refusal, ...unknownCredential }, state);
       }
 
+      // issue #16: the risk signals, once per interaction, before the success resets the failure counters
+      const identified = deps.risk?.enabled ? await deps.reads.account(ctx, outcome.accountId, { withFactors: true }) : undefined;
+      const risk = identified ? await gatherRisk(deps, ctx, state, identified) : undefined;
       await deps.attempts.succeeded(subjects);
       await deps.audit.record({ type: what.type, outcome: 'success', subject: outcome.accountId, clientId, ...(outcome.details ? { details: outcome.details } : {}) }, ctx);
       const event = { ...outcome.event, amr: amrForEvent(outcome.event) };
-      const progress = await recordEvent(deps, state, outcome.accountId, event);
+      const progress = await recordEvent(deps, state, outcome.accountId, event, risk);
       // issue #15: a password the admin asked to replace is replaced before the sign-in goes on
       if (factor.kind === 'password' && deps.newPassword) {
         const account = await deps.reads.account(ctx, outcome.accountId);

@@ -1,6 +1,6 @@
 import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Audit } from '../audit/audit.js';
-import { decide, explain, parseRequirement, type AuthorizationInputs, type DecisionInputs, type EnrolledFactor, type FactorEvent, type Policy } from '../stepup/index.js';
+import { decide, explain, parseRequirement, type AuthorizationInputs, type DecisionInputs, type Demand, type EnrolledFactor, type FactorEvent, type FiredSignal, type Policy } from '../stepup/index.js';
 import type { SessionEventsStore } from '../store/redis/session-events.js';
 import { clientAcrSettings, type ClientInstance } from './client-metadata.js';
 import { decisionRecord, factorsUsed, newSignInId, SIGN_IN_ID } from './decision-record.js';
@@ -23,6 +23,10 @@ export interface StepUpResult {
   startedAt: number;
   /** the target chosen when the interaction started (issue #23) */
   target?: string;
+  /** issue #16: what the interaction's risk signals demanded (applied to this check too) */
+  demands?: Demand[];
+  /** issue #16: every signal that fired, what it demanded and what became of it (for the audit trail) */
+  signals?: FiredSignal[];
 }
 
 export interface PolicyBridgeDeps {
@@ -79,6 +83,8 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
         const request = requestInputs(params);
         const result = ctx.oidc.result as { login?: unknown; stepup?: StepUpResult } | undefined;
         const resumed = Boolean(result?.login);
+        // issue #16: every risk signal the interaction gathered that fired, and what it demanded (applied, moot or unreachable)
+        const signals = (resumed ? result?.stepup?.signals : undefined) ?? [];
         const audit = (trace: ReturnType<typeof explain>, signIn: string, extra: Pick<Parameters<typeof decisionRecord>[0], 'stepsAsked' | 'factorsUsed'> = {}) =>
           deps.audit.record({
             type: 'stepup.decision',
@@ -89,7 +95,7 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
             ip: ctx.ip,
             userAgent: ctx.get('user-agent'),
             requestId: ctx.state?.requestId,
-            details: { ...decisionRecord({ signIn, resumed, trace, ...extra }) },
+            details: { ...decisionRecord({ signIn, resumed, trace, ...extra }), signals },
           });
 
         // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
@@ -111,6 +117,8 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
           ...(resumed ? { interaction: { events: result?.stepup?.events ?? [], ...(pinned ? { target: pinned } : {}) } } : {}),
           enrolled,
           now: deps.now(),
+          // issue #16: the same demands as the interaction's pages (a signal raises what is required, never what is granted)
+          ...(resumed && result?.stepup?.demands ? { demands: result.stepup.demands } : {}),
         };
         const { decision } = decide(inputs);
 

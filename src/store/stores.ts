@@ -15,6 +15,7 @@ import { createPasswordResetsRepo, type PasswordResetsRepo } from './password-re
 import { createRedis, isExternalRedis } from './redis/client.js';
 import { createSigningKeysRepo, type SigningKeysRepo } from './signing-keys.repo.js';
 import { createOutboxRepo, type OutboxRepo } from './outbox.repo.js';
+import { createKnownDevicesRepo, type KnownDevicesRepo } from './known-devices.repo.js';
 
 export interface Stores {
   db: Db;
@@ -27,6 +28,8 @@ export interface Stores {
   factors: FactorsRepo;
   recoveryCodes: RecoveryCodesRepo;
   passwordResets: PasswordResetsRepo;
+  /** issue #16: the devices and networks each account signed in from */
+  knownDevices: KnownDevicesRepo;
   audit: Audit;
   /** issue #17: mails and webhook deliveries waiting to leave */
   outbox: OutboxRepo;
@@ -66,6 +69,8 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     // the CLI's events too: the server's worker delivers them
     audit: createAudit(auditRepo, logger, config.webhook ? { events: config.webhook.events, outbox } : undefined),
     outbox,
+    knownDevices: createKnownDevicesRepo(db),
+    audit: createAudit(auditRepo, logger),
     async close() {
       accountChanges.close();
       redis.disconnect();

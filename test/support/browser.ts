@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 /**
  * A minimal browser over fetch: a cookie jar that respects cookie paths, manual redirects, and form
  * posts with the page's hidden fields (CSRF token) — what a real browser sends, no shortcuts.
@@ -18,9 +19,11 @@ export interface Page {
 export class Browser {
   private cookies = new Map<string, StoredCookie>();
   /** `headers` go with every request (e.g. the X-Forwarded-* a proxy adds). */
+  /** `opts.localAddress`: the source address of the browser's connections (issue #16: 127.0.0.0/8 holds many /24 networks). */
   constructor(
     private readonly origin: string,
     private readonly headers: Record<string, string> = {},
+    private readonly opts: { localAddress?: string } = {},
   ) {}
 
   cookieHeader(url: URL): string {
@@ -58,7 +61,9 @@ export class Browser {
     const target = new URL(url, this.origin);
     const headers: Record<string, string> = { ...this.headers, cookie: this.cookieHeader(target), accept: 'text/html' };
     if (init.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(target, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' });
+    const res = this.opts.localAddress
+      ? await fetchFrom(this.opts.localAddress, target, { method: init.method ?? 'GET', body: init.body?.toString(), headers })
+      : await fetch(target, { method: init.method ?? 'GET', body: init.body, headers, redirect: 'manual' });
     this.store(res);
     return { url: target.toString(), status: res.status, html: await res.text(), headers: res.headers };
   }
@@ -104,3 +109,24 @@ export function findForm(html: string, actionPart: string): { action: string; me
 
 export const decodeEntities = (s: string) =>
   s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+
+/** A fetch (no redirects) whose connection leaves from `localAddress`: global fetch cannot choose its source address. */
+function fetchFrom(localAddress: string, url: URL, init: { method: string; body?: string; headers: Record<string, string> }): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method, headers: init.body ? { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) } : init.headers, localAddress }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+        }
+        resolve(new Response(res.statusCode === 204 || res.statusCode === 304 ? null : Buffer.concat(chunks), { status: res.statusCode ?? 500, headers }));
+      });
+    });
+    req.on('error', reject);
+    if (init.body) req.write(init.body);
+    req.end();
+  });
+}

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import knexFactory from 'knex';
 import { loadConfig, type Config } from '../../src/config/env.js';
@@ -24,6 +26,15 @@ export function newIsolation(): Isolation {
   };
 }
 
+/**
+ * Issue #16: tests run with the risk signals off (the default levels, every signal disabled), so a test
+ * that does not opt in is not asked for a second factor because its browser is new. Production gets the
+ * signals on (the README's default). A test opts in with its own POLICY_FILE; one that writes its own
+ * file for another reason adds `risk: RISK_SIGNALS_OFF` to keep them off.
+ */
+export const SIGNALS_OFF_POLICY_FILE = join(dirname(fileURLToPath(import.meta.url)), 'policy-signals-off.json');
+export const RISK_SIGNALS_OFF = { newDevice: { enabled: false }, newNetwork: { enabled: false }, recentFailures: { enabled: false } };
+
 /** Environment for a server process or an in-process app using the real Postgres and Redis. */
 export function testEnv(iso: Isolation, issuer: string, extra: Record<string, string> = {}): Record<string, string> {
   const url = new URL(TEST_DATABASE_URL);
@@ -37,6 +48,7 @@ export function testEnv(iso: Isolation, issuer: string, extra: Record<string, st
     ENCRYPTION_KEY: iso.encryptionKey,
     LOG_LEVEL: 'silent',
     DATA_DIR: `/tmp/stepup-test-data-${iso.schema}`,
+    POLICY_FILE: SIGNALS_OFF_POLICY_FILE,
     ...extra,
   };
 }

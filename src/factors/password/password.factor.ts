@@ -14,6 +14,9 @@ export type PasswordInput = z.infer<typeof form>;
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
+/** The password's failure counter subject: per typed email (hashed), so an unknown email is limited like a known one. */
+export const passwordAccountSubject = (email: string) => `pwd:acct:${digest(email.trim().toLowerCase())}`;
+
 /**
  * The password (SPEC §3): the primary factor that also identifies the account. Login never reveals
  * whether an account exists: an unknown email, a disabled account and a wrong password are one refusal,
@@ -27,7 +30,7 @@ export function passwordFactor(deps: FactorDeps): StepFactor<'password', Passwor
     name: 'your password',
     refusal: 'Incorrect email or password.',
     // counted per typed email (hashed), so an unknown email is limited like a known one
-    subjects: (input, _accountId, ip) => ({ account: `pwd:acct:${digest((input?.email ?? '').trim().toLowerCase())}`, ip: `ip:${ip}` }),
+    subjects: (input, _accountId, ip) => ({ account: passwordAccountSubject(input?.email ?? ''), ip: `ip:${ip}` }),
     async verify({ ctx, accountId, input, now }) {
       // re-authentication of a known account: the account is fixed server-side, the typed email is ignored
       const known = accountId ? await deps.reads.account(ctx, accountId) : undefined;

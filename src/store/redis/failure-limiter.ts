@@ -105,6 +105,11 @@ export function createFailureLimiter(redis: RedisClient, prefix: string) {
         }),
       );
     },
+    /** Issue #16 recentFailures: the failures counted right now for each subject (0 when none), one MGET. */
+    async counts(subjects: string[]): Promise<number[]> {
+      const values = await getEach(redis, subjects.map(counterKey));
+      return values.map((v) => (v === null ? 0 : Number(v) || 0));
+    },
     /** A success ends the run of consecutive failures for that subject. */
     async reset(subjects: string[]): Promise<void> {
       await deleteEach(redis, subjects.map(counterKey));
