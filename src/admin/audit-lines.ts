@@ -33,6 +33,9 @@ const PHRASES: Partial<Record<AuditEventType, [string, string]>> = {
   'consent.recorded': ['was signed in to an application', 'was not signed in'],
   'admin.access_denied': ['was refused the admin pages', 'was refused the admin pages'],
   'admin.webhook.retry': ['sent a dead webhook delivery again', 'could not send a webhook delivery again'],
+  'risk.demand_unreachable': ['signed in from a new device, network or after failed attempts without a second factor', 'was refused a sign-in from a new device, network or after failed attempts (no second factor)'],
+  'device.forget': ['forgot a device', 'failed to forget a device'],
+  'sessions.sign_out_everywhere': ['signed out everywhere', 'failed to sign out everywhere'],
 };
 
 const ADMIN_PHRASES: Partial<Record<AuditEventType, string>> = {
@@ -46,6 +49,8 @@ const ADMIN_PHRASES: Partial<Record<AuditEventType, string>> = {
   'admin.session.end': 'ended a session of',
   'admin.user.require_password_change': 'changed "new password at next sign-in" for',
   'admin.user.set_password': 'set a temporary password for',
+  'admin.device.forget': 'forgot a device of',
+  'admin.devices.forget_all': 'forgot every device and network of',
 };
 
 export function describeEvent(e: EventLike, names: Map<string, string>): string {
@@ -57,7 +62,9 @@ export function describeEvent(e: EventLike, names: Map<string, string>): string 
     const held = Array.isArray(e.details.held) ? (e.details.held as unknown[]).map(String) : [];
     const target = typeof e.details.target === 'string' ? e.details.target : undefined;
     const change = held.length || target ? `: holds ${held[held.length - 1] ?? 'nothing'}, ${e.outcome === 'success' ? 'gets' : 'asked for'} ${target ?? 'an unreachable level'}` : '';
-    return `Step-up decision for ${name(e.subject)}${where}${why}${change}`;
+    // issue #16: the risk signals that fired, by their stable codes
+    const signals = Array.isArray(e.details.signals) ? (e.details.signals as Array<{ reason?: unknown }>).map((x) => String(x.reason).replace(/_/g, ' ')) : [];
+    return `Step-up decision for ${name(e.subject)}${where}${why}${change}${signals.length ? ` (signals: ${signals.join(', ')})` : ''}`;
   }
   // a stored row may carry a type this version does not record: it is shown raw
   const known = isAuditEventType(e.type) ? e.type : undefined;

@@ -25,6 +25,11 @@ export const AUDIT_EVENT_TYPES = [
   'password.reset_requested',
   'password.reset',
   'consent.recorded',
+  // issue #16: risk signals (src/risk/): a demanded level the account cannot reach (notify or deny)
+  'risk.demand_unreachable',
+  // issue #16: the person's own devices on /account
+  'device.forget',
+  'sessions.sign_out_everywhere',
   // the command line (SPEC §7)
   'password.set',
   'user.update',
@@ -41,6 +46,9 @@ export const AUDIT_EVENT_TYPES = [
   'admin.factors.reset',
   'admin.session.end',
   'admin.sessions.revoke',
+  // issue #16: an admin forgets one known device, or every device and network, of a user
+  'admin.device.forget',
+  'admin.devices.forget_all',
   'admin.client.create',
   'admin.client.update',
   'admin.client.rotate_secret',

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { describeUserAgent } from '../admin/user-agent.js';
 import type { FactorKind } from '../stepup/factor-kinds.js';
+import type { RiskReason } from '../stepup/risk-policy.js';
 
 /**
  * What a person is told about their own account (SPEC §4, issue #17 item 2), one kind per event. Every
@@ -59,8 +60,13 @@ export type Notification =
   /** issue #15: the password was replaced through a forgot-password link */
   | Base<'password_reset'>
   /** issue #15: an administrator set a temporary password (to be changed at the next sign-in) */
-  | Base<'temporary_password_set'>;
-// issue #16 (risk signals) adds here: | (Base<'new_device_sign_in'> & { … })
+  | Base<'temporary_password_set'>
+  /**
+   * issue #16: a sign-in from a device or network new to the account (or one refused under
+   * onUnreachable "deny"); `signals` are the stable reason codes that fired, `network` the client's
+   * network prefix (the context has the browser and the address)
+   */
+  | (Base<'new_device_sign_in'> & { outcome: 'signed_in' | 'refused'; signals: RiskReason[]; network: string });
 
 export type NotificationKind = Notification['kind'];
 

@@ -18,6 +18,7 @@ const ONE_OF_EACH = {
   password_changed: { kind: 'password_changed', accountId: 'a', context, via: 'account_page' },
   password_reset: { kind: 'password_reset', accountId: 'a', context },
   temporary_password_set: { kind: 'temporary_password_set', accountId: 'a', context },
+  new_device_sign_in: { kind: 'new_device_sign_in', accountId: 'a', context, outcome: 'signed_in', signals: ['new_device', 'new_network'], network: '203.0.113.0/24' },
 } satisfies { [K in Notification['kind']]: Extract<Notification, { kind: K }> };
 
 describe('notification wording (SPEC §4, issue #17)', () => {
@@ -32,6 +33,13 @@ describe('notification wording (SPEC §4, issue #17)', () => {
     expect(summarize(ONE_OF_EACH.factor_added).what).toContain('"YubiKey <5>"');
     expect(summarize(ONE_OF_EACH.recovery_code_used).what).toContain('1 unused code remains');
     expect(summarize(ONE_OF_EACH.lockout).what).toContain('2 minute(s)');
+  });
+
+  it('issue #16: a new-device sign-in says from what, where from, and refused or not', () => {
+    expect(summarize(ONE_OF_EACH.new_device_sign_in)).toMatchObject({ subject: 'New sign-in to your account from a new device and network', facts: [['Network', '203.0.113.0/24']], fromTheirRequest: true });
+    const refused = summarize({ ...ONE_OF_EACH.new_device_sign_in, outcome: 'refused', signals: ['recent_failures'] });
+    expect(refused.subject).toBe('A sign-in to your account from a device was refused');
+    expect(refused.what).toContain('after failed sign-in attempts');
   });
 
   it('a change by an administrator does not show the administrator’s browser and network to the person', () => {

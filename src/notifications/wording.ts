@@ -131,6 +131,26 @@ export function summarize(n: Notification): Summary {
         advice: IF_NOT_YOU_ADMIN,
         fromTheirRequest: false,
       };
+    case 'new_device_sign_in': {
+      // issue #16: when, from where, which browser (the mail shows the request's), and what to do if it was not them
+      const from = n.signals.includes('new_device') ? (n.signals.includes('new_network') ? 'a new device and network' : 'a new device') : n.signals.includes('new_network') ? 'a new network' : 'a device';
+      const failures = n.signals.includes('recent_failures') ? ', after failed sign-in attempts' : '';
+      return n.outcome === 'signed_in'
+        ? {
+            subject: `New sign-in to your account from ${from}`,
+            what: `Your account was signed in to from ${from}${failures}.`,
+            facts: [['Network', n.network]],
+            advice: `${IF_NOT_YOU_SIGN_IN} On your account page, forget the devices you do not know and sign out everywhere.`,
+            fromTheirRequest: true,
+          }
+        : {
+            subject: `A sign-in to your account from ${from} was refused`,
+            what: `Someone signed in with your password from ${from}${failures}, and it was refused because your account has no second factor.`,
+            facts: [['Network', n.network]],
+            advice: 'If this was not you, someone knows your password: change it at once and add a second factor (an authenticator app, a passkey or a security key) on your account page.',
+            fromTheirRequest: true,
+          };
+    }
     default:
       return unreachable(n);
   }

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Audit } from '../audit/audit.js';
+import type { Notifier } from '../notifications/notifier.js';
 import { describeUserAgent } from '../admin/user-agent.js';
 import { passwordAccountSubject } from '../factors/password/password.factor.js';
 import { riskEnabled, type Demand, type FiredSignal, type Policy, type RiskFacts } from '../stepup/index.js';
@@ -49,19 +50,13 @@ export interface RiskSignalsDeps {
   limiter: FailureLimiter;
   cookie: DeviceCookie;
   audit: Audit;
-  notify: (accountId: string, message: string) => Promise<void>;
+  notify: Notifier;
 }
 
 const SIGN_IN_NOTICE_REASONS = new Set(['new_device', 'new_network']);
 
-/** The notice for a sign-in from a new device or network: when, where from, which browser, and what to do if it was not them. */
-export function newDeviceNotice(record: Pick<RiskRecord, 'fired' | 'device' | 'network'>, at: number, outcome: 'signed_in' | 'refused'): string {
-  const fired = (reason: string) => record.fired.some((f) => f.reason === reason);
-  const what = fired('new_device') ? 'a new device' : fired('new_network') ? 'a new network' : 'a device, after failed sign-in attempts,';
-  const when = `${new Date(at * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-  const happened = outcome === 'signed_in' ? `Your account was signed in to from ${what}` : `A sign-in to your account from ${what} was refused`;
-  return `${happened} on ${when}: ${record.device}, network ${record.network}. If this was not you, change your password now, then review "Your devices" on your account page and sign out everywhere.`;
-}
+const noticeOf = (accountId: string, record: RiskRecord, outcome: 'signed_in' | 'refused') =>
+  ({ kind: 'new_device_sign_in', accountId, outcome, signals: record.fired.map((f) => f.reason), network: record.network }) as const;
 
 export function createRiskSignals(deps: RiskSignalsDeps) {
   const risk = deps.policy.risk;
@@ -102,12 +97,12 @@ export function createRiskSignals(deps: RiskSignalsDeps) {
       } else {
         await deps.audit.record({ type: 'risk.demand_unreachable', outcome: 'info', reason: 'notify', subject: accountId, clientId, details: { signals: record.fired, network: record.network, device: record.device } }, ctx);
       }
-      if (record.fired.some((f) => SIGN_IN_NOTICE_REASONS.has(f.reason))) await deps.notify(accountId, newDeviceNotice(record, now, 'signed_in'));
+      if (record.fired.some((f) => SIGN_IN_NOTICE_REASONS.has(f.reason))) await deps.notify.send(ctx, noticeOf(accountId, record, 'signed_in'));
     },
     /** onUnreachable "deny": the sign-in is refused; audited, and the user is told (their password may be known to someone). */
     async refused(ctx: Context, accountId: string, record: RiskRecord, clientId: string, now: number): Promise<void> {
       await deps.audit.record({ type: 'risk.demand_unreachable', outcome: 'failure', reason: 'deny', subject: accountId, clientId, details: { signals: record.fired, network: record.network, device: record.device } }, ctx);
-      await deps.notify(accountId, newDeviceNotice(record, now, 'refused'));
+      await deps.notify.send(ctx, noticeOf(accountId, record, 'refused'));
     },
   };
 }

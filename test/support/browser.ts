@@ -42,6 +42,21 @@ export class Browser {
     this.cookies.clear();
   }
 
+  /** Sets a header sent with every later request (e.g. a different X-Forwarded-For). */
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+
+  /** Sets a cookie for the whole origin (issue #16: the same device cookie in a browser on another network). */
+  setCookie(name: string, value: string): void {
+    this.cookies.set(`${name};/`, { name, value, path: '/' });
+  }
+
+  /** Drops every cookie but these (issue #16: a new session in the same browser keeps its device cookie). */
+  keepOnly(names: string[]): void {
+    for (const [key, c] of this.cookies) if (!names.includes(c.name)) this.cookies.delete(key);
+  }
+
   private store(res: Response): void {
     for (const raw of res.headers.getSetCookie()) {
       const [pair, ...attrs] = raw.split(';').map((s) => s.trim());
@@ -113,7 +128,7 @@ export const decodeEntities = (s: string) =>
 /** A fetch (no redirects) whose connection leaves from `localAddress`: global fetch cannot choose its source address. */
 function fetchFrom(localAddress: string, url: URL, init: { method: string; body?: string; headers: Record<string, string> }): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method, headers: init.body ? { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) } : init.headers, localAddress }, (res) => {
+    const req = httpRequest(url, { method: init.method, headers: init.body ? { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) } : init.headers, localAddress, family: localAddress.includes(':') ? 6 : 4 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
