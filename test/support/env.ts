@@ -33,6 +33,8 @@ export function newIsolation(): Isolation {
  * file for another reason adds `risk: RISK_SIGNALS_OFF` to keep them off.
  */
 export const SIGNALS_OFF_POLICY_FILE = join(dirname(fileURLToPath(import.meta.url)), 'policy-signals-off.json');
+/** The policy production gets without a POLICY_FILE (the default levels, every signal on): for tests that measure production. */
+export const PRODUCTION_POLICY_FILE = join(dirname(fileURLToPath(import.meta.url)), 'policy-default.json');
 export const RISK_SIGNALS_OFF = { newDevice: { enabled: false }, newNetwork: { enabled: false }, recentFailures: { enabled: false } };
 
 /** Environment for a server process or an in-process app using the real Postgres and Redis. */
