@@ -129,11 +129,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const notify = createNotifier({ logger, db: stores.db, now, outbox: mailOutbox ? emailOutbox(mailOutbox) : undefined });
   const attempts = createAttemptGuard(limiter, stores.audit, notify);
   // issue #16: risk signals (new device, new network, recent failures), per the policy file's "risk"
+  const deviceCookie = createDeviceCookie(config.cookieKeys, { secure: config.issuer.startsWith('https:') });
   const risk = createRiskSignals({
     policy,
     devices: stores.knownDevices,
     limiter,
-    cookie: createDeviceCookie(config.cookieKeys, { secure: config.issuer.startsWith('https:') }),
+    cookie: deviceCookie,
     audit: stores.audit,
     notify,
   });
@@ -216,6 +217,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     factorDeps,
     notify,
     sessions: accountSessions,
+    devices: stores.knownDevices,
+    deviceCookie,
     now,
   });
 

@@ -8,6 +8,7 @@ import { DEVICE_COOKIE } from '../src/risk/device-cookie.js';
 import { Browser, decodeEntities, type Page } from './support/browser.js';
 import { dropIsolation, newIsolation, type Isolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
+import { adminSignIn, createAccountWithTotp } from './support/admin.js';
 import { createConfidentialClient, createUser, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 import { reasonOf, stepOf } from './support/steps.js';
@@ -244,6 +245,87 @@ describe('risk signals on (the defaults)', () => {
     const page = await passwordLogin(browser, started, user.email, user.password);
     expect(isCallback(page)).toBe(true);
     expect((await finish(config, started, page.url)).claims()?.acr).toBe('aal1');
+  });
+});
+
+describe('forgetting a device makes its next sign-in ask again', () => {
+  const bed = useRiskServer(undefined);
+
+  /** A user with TOTP whose browser at 127.0.0.2 has signed in once (so it is known). */
+  async function knownDevice() {
+    const { server, config } = bed;
+    const user = await createUser(server.app);
+    const totp = await enrollTotp(server.app, user.id);
+    const browser = new Browser(server.issuer, { 'user-agent': FIREFOX }, { localAddress: '127.0.0.2' });
+    const first = await startAuthorization(config, { acr_values: 'aal1' });
+    await finish(config, first, (await browser.submit(await passwordLogin(browser, first, user.email, user.password), '/totp', { code: await totp.code(Math.floor(Date.now() / 1000) - 30) })).url);
+    return { user, totp, browser };
+  }
+  async function asksAgain(browser: Browser, user: { email: string; password: string }) {
+    newSession(browser);
+    const started = await startAuthorization(bed.config, { acr_values: 'aal1' });
+    const page = await passwordLogin(browser, started, user.email, user.password);
+    expect(stepOf(page)).toBe('totp');
+    expect(reason(page)).toMatch(/^This is a new device for your account, so signing in/);
+  }
+
+  it('on /account: "Your devices" lists it as this device; "Forget this device" forgets it (audited)', async () => {
+    const { server } = bed;
+    const { user, browser } = await knownDevice();
+    newSession(browser);
+    let page = await browser.follow('/account/devices');
+    if (stepOf(page) === 'login') page = await browser.submit(page, '/password', { email: user.email, password: user.password });
+    expect(page.url).toMatch(/\/account\/devices$/);
+    expect(page.html).toContain('Firefox 140 on Linux');
+    expect(page.html).toContain('(this device)');
+    expect(page.html).toContain('Network 127.0.0.0/24');
+    const [device] = await server.app.stores.knownDevices.list(user.id);
+    const after = await browser.submit(page, `/account/devices/${device!.id}/forget`);
+    expect(after.url).toMatch(/\/account\/devices\?notice=forgotten$/);
+    expect(after.html).toContain('No devices yet.');
+    expect((await server.app.stores.audit.list({ subject: user.id, type: 'device.forget' })).length).toBe(1);
+    // a device id this account no longer has (forgotten, or another account's): nothing to forget
+    const foreign = await browser.request(`/account/devices/${device!.id}/forget`, { method: 'POST', body: new URLSearchParams({ _csrf: /name="_csrf" value="([^"]+)"/.exec(after.html)![1]! }) });
+    expect(foreign.status).toBe(404);
+    await asksAgain(browser, user);
+  });
+
+  it('on /account: "Sign out everywhere" ends every session of the account (audited)', async () => {
+    const { server } = bed;
+    const { user, browser } = await knownDevice();
+    let page = await browser.follow('/account/devices');
+    if (stepOf(page) === 'login') page = await browser.submit(page, '/password', { email: user.email, password: user.password });
+    const out = await browser.submit(page, '/account/sessions/revoke');
+    expect(out.html).toContain('Every session of your account has ended');
+    expect((await server.app.stores.audit.list({ subject: user.id, type: 'sessions.sign_out_everywhere' })).length).toBe(1);
+    // this session too: the account page asks to sign in again
+    const again = await browser.follow('/account/devices');
+    expect(stepOf(again)).toBe('login');
+  });
+
+  it('in the admin UI: forget one device, or every device and network (audited with the admin as actor)', async () => {
+    const { server } = bed;
+    const { user, browser } = await knownDevice();
+    const admin = await createAccountWithTotp(server.app, { admin: true });
+    const adminBrowser = new Browser(server.issuer);
+    await adminSignIn(adminBrowser, admin);
+    const userPage = await adminBrowser.follow(`/admin/users/${user.id}`);
+    expect(userPage.html).toContain(`/admin/users/${user.id}/devices`);
+    const list = await adminBrowser.follow(`/admin/users/${user.id}/devices`);
+    expect(list.html).toContain('Firefox 140 on Linux');
+    const [device] = await server.app.stores.knownDevices.list(user.id);
+    const forgotten = await adminBrowser.submit(list, `/devices/${device!.id}/forget`);
+    expect(forgotten.html).toContain('No known devices.');
+    const audited = await server.app.stores.audit.list({ subject: user.id, type: 'admin.device.forget' });
+    expect(audited.map((e) => e.actor)).toEqual([admin.id]);
+    await asksAgain(browser, user);
+
+    // the network is still known (forgetting a device keeps it); forgetting everything drops it too
+    expect(await server.app.stores.db('known_networks').where({ account_id: user.id }).pluck('network')).toEqual(['127.0.0.0/24']);
+    const all = await adminBrowser.submit(await adminBrowser.follow(`/admin/users/${user.id}/devices`), '/devices/forget');
+    expect(all.html).toContain('Every device and network forgotten');
+    expect(await server.app.stores.db('known_networks').where({ account_id: user.id }).count<{ count: string }[]>('* as count')).toEqual([{ count: '0' }]);
+    expect((await server.app.stores.audit.list({ subject: user.id, type: 'admin.devices.forget_all' })).length).toBe(1);
   });
 });
 

@@ -21,6 +21,9 @@ import type { SessionEventsStore, StoredFactorEvent } from '../store/redis/sessi
 import type { AccountSessions } from '../store/redis/account-sessions.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
+import type { DeviceCookie } from '../risk/device-cookie.js';
+import type { KnownDevicesRepo } from '../store/known-devices.repo.js';
+import { mountAccountDevices } from './devices.routes.js';
 import type { Notifier } from '../notifications/notifier.js';
 
 /**
@@ -48,6 +51,9 @@ export interface AccountDeps {
   /** SPEC §4: removing a factor ends the account's other sessions */
   sessions: AccountSessions;
   notify: Notifier;
+  /** issue #16: "Your devices" (src/account/devices.routes.ts) */
+  devices: KnownDevicesRepo;
+  deviceCookie: DeviceCookie;
   now: () => number;
 }
 
@@ -55,7 +61,7 @@ const STATE_COOKIE = 'stepup.account';
 const MAX_LABEL_LENGTH = 64;
 const SHOWN_KINDS = ['totp', 'webauthn'] as const;
 /** Where a sign-in may return to: a fixed set of the account's own pages (no open redirect). */
-const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new|\/password|\/recovery-codes\/new)?$/;
+const RETURN_PATHS = /^\/account(\/keys\/new\?kind=(passkey|security_key)|\/totp\/new|\/password|\/recovery-codes\/new|\/devices)?$/;
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '32kb' });
 const NOTICES: Record<string, string> = {
   added: 'Your new sign-in method is ready.',
@@ -306,6 +312,7 @@ export function createAccountRouter(deps: AccountDeps): Router {
     };
   router.post('/account/factors/:id/rename', form, requireCsrf(csrf, csrfFailed), change('rename'));
   router.post('/account/factors/:id/remove', form, requireCsrf(csrf, csrfFailed), change('remove'));
+  mountAccountDevices(router, { ...deps, signedIn, signIn: (ctx, returnTo) => signIn(ctx, returnTo), page, problem, post: [form, requireCsrf(csrf, csrfFailed)], clientId: ACCOUNT_CLIENT_ID });
 
   return router;
 }

@@ -27,7 +27,7 @@ export interface AdminDeps {
   issuer: string;
   provider: Provider;
   jwks: { keys: object[] };
-  stores: Pick<Stores, 'db' | 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis' | 'outbox'>;
+  stores: Pick<Stores, 'db' | 'accounts' | 'clients' | 'factors' | 'recoveryCodes' | 'redis' | 'outbox' | 'knownDevices'>;
   redisKeyPrefix: string;
   /** the clients repository the provider reads through (cached): admin changes go through it so they drop cached records */
   providerClients?: Stores['clients'];
@@ -89,6 +89,7 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     sessionEvents: deps.sessionEvents,
     audit: deps.audit,
     admin,
+    devices: deps.stores.knownDevices,
     now: deps.now,
     morePages: (router, kit) => {
       mountDecisionPages(decisions)(router, kit);

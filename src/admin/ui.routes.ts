@@ -15,6 +15,8 @@ import { AdminError, auditJson, type Actor, type AdminService } from './admin-se
 import { auditCsv, auditFilterOf } from './api.routes.js';
 import { describeUserAgent } from './user-agent.js';
 import { describeEvent } from './audit-lines.js';
+import { mountAdminDevices } from './devices.routes.js';
+import type { KnownDevicesRepo } from '../store/known-devices.repo.js';
 import { passwordPolicyError } from '../factors/password/password.js';
 import { ADMIN_CLIENT_ID } from './internal-client.js';
 import { builtInSignIn } from '../oidc/built-in-sign-in.js';
@@ -41,6 +43,8 @@ export interface AdminUiDeps {
   sessionEvents: SessionEventsStore;
   audit: Audit;
   admin: AdminService;
+  /** issue #16: the users' known devices (devices.routes.ts) */
+  devices: KnownDevicesRepo;
   now: () => number;
   /** pages defined in their own files (issue #19: decision traces), behind the same admin guard */
   morePages?: (router: Router, kit: AdminPageKit) => void;
@@ -445,6 +449,8 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
     ctx.status = 303;
     ctx.redirect(`/admin/users/${account.id}?notice=revoked`);
   });
+
+  mountAdminDevices(router, { devices: deps.devices, audit: deps.audit, userParam, page, problem, post, actor: (ctx) => actorOf(ctx).actor });
 
   // ---- clients -------------------------------------------------------------------------------------
 

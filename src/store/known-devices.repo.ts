@@ -12,6 +12,8 @@ export interface KnownDevice {
   lastNetwork: string;
   firstSeenAt: Date;
   lastSeenAt: Date;
+  /** this browser (its device cookie's digest was given to list()) */
+  current?: boolean;
 }
 
 interface DeviceRow {
@@ -20,6 +22,7 @@ interface DeviceRow {
   last_network: string;
   first_seen_at: Date;
   last_seen_at: Date;
+  device_digest?: string;
 }
 
 const toDevice = (r: DeviceRow): KnownDevice => ({ id: r.id, description: r.description, lastNetwork: r.last_network, firstSeenAt: new Date(r.first_seen_at), lastSeenAt: new Date(r.last_seen_at) });
@@ -52,10 +55,11 @@ export function createKnownDevicesRepo(db: Db) {
         [randomUUID(), entry.accountId, entry.deviceDigest, entry.description.slice(0, 200), entry.network, at, at, entry.accountId, entry.network, at, at],
       );
     },
-    /** The account's devices, most recently seen first. */
-    async list(accountId: string): Promise<KnownDevice[]> {
-      const rows = (await db('known_devices').where({ account_id: accountId }).orderBy('last_seen_at', 'desc').select('id', 'description', 'last_network', 'first_seen_at', 'last_seen_at')) as DeviceRow[];
-      return rows.map(toDevice);
+    /** The account's devices, most recently seen first; `currentDigest` marks this browser's. */
+    async list(accountId: string, currentDigest?: string): Promise<KnownDevice[]> {
+      const rows = (await db('known_devices').where({ account_id: accountId }).orderBy('last_seen_at', 'desc').select('id', 'description', 'last_network', 'first_seen_at', 'last_seen_at', 'device_digest')) as DeviceRow[];
+      // the digest never leaves this function
+      return rows.map((r) => ({ ...toDevice(r), ...(currentDigest ? { current: r.device_digest === currentDigest } : {}) }));
     },
     /** Forgets one device: its next sign-in is a new-device sign-in. Returns what was forgotten. */
     async forget(accountId: string, id: string): Promise<KnownDevice | undefined> {

@@ -70,7 +70,6 @@ export async function openStores(config: Config, logger: Logger, schema?: string
     audit: createAudit(auditRepo, logger, config.webhook ? { events: config.webhook.events, outbox } : undefined),
     outbox,
     knownDevices: createKnownDevicesRepo(db),
-    audit: createAudit(auditRepo, logger),
     async close() {
       accountChanges.close();
       redis.disconnect();
