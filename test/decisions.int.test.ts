@@ -126,6 +126,11 @@ describe('the decision trace of real sign-ins (admin API)', () => {
   });
 
   it('the admin UI shows the trace, escaped, linked from the audit trail, and passes axe', async () => {
+    // behind the admin sign-in like every admin page: without a session, off to /auth
+    const anonymous = await fetch(`${bed.server.issuer}/admin/users/${user.id}/sign-ins`, { redirect: 'manual' });
+    expect(anonymous.status).toBeGreaterThanOrEqual(300);
+    expect(anonymous.status).toBeLessThan(400);
+    expect(anonymous.headers.get('location')).toMatch(/\/auth\?/);
     const context = await bed.chromium.newContext();
     const page = await context.newPage();
     const dialogs: string[] = [];
