@@ -6,7 +6,7 @@
  * functions with the most self time. Relative self time is robust to a busy machine, where absolute CPU
  * per request moves by ±30 %.
  *
- *   npx tsx bench/profile-summary.ts [profile.cpuprofile] [--top 25] [--only refresh,userinfo]
+ *   npx tsx bench/profile-summary.ts [profile.cpuprofile] [--top 25] [--areas 15] [--only refresh,userinfo]
  *
  * Without a file, the newest profile in bench/results/profiles/.
  */
@@ -71,7 +71,7 @@ export function summarize(profile: Profile, window?: { from: number; to: number 
 }
 
 function main() {
-  const args = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, only: { type: 'string' } } });
+  const args = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, areas: { type: 'string', default: '15' }, only: { type: 'string' } } });
   const dir = join(ROOT, 'bench', 'results', 'profiles');
   const file =
     args.positionals[0] ??
@@ -93,7 +93,7 @@ function main() {
   const pct = (us: number, totalMs: number) => `${((us / 1000 / totalMs) * 100).toFixed(1).padStart(5)} %`;
   const print = (title: string, s: ReturnType<typeof summarize>) => {
     process.stdout.write(`\n## ${title}: ${s.totalMs.toFixed(0)} ms of samples\n\nby area:\n`);
-    for (const [a, us] of s.areas.slice(0, 15)) process.stdout.write(`  ${pct(us, s.totalMs)}  ${a}\n`);
+    for (const [a, us] of s.areas.slice(0, Number(args.values.areas))) process.stdout.write(`  ${pct(us, s.totalMs)}  ${a}\n`);
     process.stdout.write(`functions (self time):\n`);
     for (const [f, us] of s.functions.slice(0, top)) process.stdout.write(`  ${pct(us, s.totalMs)}  ${f}\n`);
   };
