@@ -47,7 +47,7 @@ async function main() {
     const account = await stores.accounts.create({ email: 'micro@example.com', passwordHash: 'x' });
     const factor = await stores.factors.createPendingTotp(account.id, 'Phone', 'JBSWY3DPEHPK3PXP');
     const db = stores.db;
-    const event = (i: number) => ({ type: 'login.totp', outcome: 'success' as const, subject: account.id, clientId: 'rp', ip: '127.0.0.1', userAgent: 'micro', requestId: `r${i}`, details: { factor: 'totp', i } });
+    const event = (i: number) => ({ type: 'login.totp' as const, outcome: 'success' as const, subject: account.id, clientId: 'rp', ip: '127.0.0.1', userAgent: 'micro', requestId: `r${i}`, details: { factor: 'totp', i } });
     const row = (i: number) => {
       const e = event(i);
       return [e.type, e.outcome, e.subject, e.clientId, e.ip, e.userAgent, e.requestId, JSON.stringify(e.details)];
@@ -90,6 +90,16 @@ async function main() {
       '3 GETs, plain client': () => Promise.all([plain.get(key), plain.get(key), plain.get(key)]),
       '3 GETs, enableAutoPipelining': () => Promise.all([piped.get(key), piped.get(key), piped.get(key)]),
     });
+
+    // the token endpoints under the bench's load: 8 connections, each request a chain of sequential commands
+    const chains = (client: Redis) => Promise.all(Array.from({ length: 8 }, async () => {
+      for (let k = 0; k < 6; k++) await client.get(key);
+    }));
+    const perCommand = await compare('Redis: 8 concurrent chains of 6 sequential GETs (8 connections doing a refresh each), per chain of 48 GETs', 200, {
+      '8×6 GETs, plain client': () => chains(plain),
+      '8×6 GETs, enableAutoPipelining': () => chains(piped),
+    });
+    void perCommand;
 
     const views = createViews();
     const context = { title: 'Sign in', csrf: 'x'.repeat(43), uid: 'u'.repeat(21), email: 'a@example.com', error: undefined, passkey: { options: '{}' } };

@@ -1,16 +1,15 @@
 /**
- * Issue #20: where stepup's CPU goes, per measurement. `npm run bench -- --profile` writes a V8 CPU
- * profile of stepup (--cpu-prof) and the time window of each of its measurements (phases.json, on the
- * profile's own clock); this cuts the profile into those windows and prints, for each, the self time
- * by area (stepup's code by folder, each package, Node's internals, garbage collection) and the
- * functions with the most self time. Relative self time is robust to a busy machine, where absolute CPU
- * per request moves by ±30 %.
+ * Issue #20: where each server's CPU goes, per measurement. `npm run bench -- --profile` writes a V8
+ * CPU profile of stepup and of the bare provider (--cpu-prof) and the time window and request count of
+ * each measurement (phases.json, on the profiles' own clock); this cuts the profiles into those windows
+ * and prints, for each measurement and server, the self time per request by area (stepup's code by
+ * folder, each package, Node's internals, garbage collection) and the functions with the most self
+ * time. Relative self time is robust to a busy machine, where absolute CPU per request moves by ±30 %.
+ * A profile samples the main thread only: argon2 and signing in libuv's pool are not in it.
  *
- *   npx tsx bench/profile-summary.ts [profile.cpuprofile] [--top 25] [--areas 15] [--only refresh,userinfo]
- *
- * Without a file, the newest profile in bench/results/profiles/.
+ *   npx tsx bench/profile-summary.ts [profiles dir] [--top 25] [--areas 15] [--only refresh,userinfo]
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/support/process.js';
@@ -27,9 +26,11 @@ interface Profile {
   timeDeltas: number[];
 }
 interface Phase {
+  server?: string;
   name: string;
   from: number;
   to: number;
+  count?: number;
 }
 
 /** The area a frame belongs to: a package, a folder of stepup's own code, Node's internals, or V8's. */
@@ -72,43 +73,44 @@ export function summarize(profile: Profile, window?: { from: number; to: number 
 
 function main() {
   const args = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, areas: { type: 'string', default: '15' }, only: { type: 'string' } } });
-  const dir = join(ROOT, 'bench', 'results', 'profiles');
-  const file =
-    args.positionals[0] ??
-    readdirSync(dir)
-      .filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => join(dir, f))
-      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  let phases: Phase[] = [];
-  try {
-    phases = JSON.parse(readFileSync(join(dir, 'phases.json'), 'utf8')) as Phase[];
-  } catch {
-    /* no phases: the whole profile */
-  }
+  const dir = args.positionals[0] ?? join(ROOT, 'bench', 'results', 'profiles');
+  const phases = JSON.parse(readFileSync(join(dir, 'phases.json'), 'utf8')) as Phase[];
   const only = args.values.only ? new Set(args.values.only.split(',')) : undefined;
   const names = [...new Set(phases.map((p) => p.name))].filter((n) => !only || only.has(n));
   const top = Number(args.values.top);
-  const pct = (us: number, totalMs: number) => `${((us / 1000 / totalMs) * 100).toFixed(1).padStart(5)} %`;
-  const print = (title: string, s: ReturnType<typeof summarize>) => {
-    process.stdout.write(`\n## ${title}: ${s.totalMs.toFixed(0)} ms of samples\n\nby area:\n`);
-    for (const [a, us] of s.areas.slice(0, Number(args.values.areas))) process.stdout.write(`  ${pct(us, s.totalMs)}  ${a}\n`);
-    process.stdout.write(`functions (self time):\n`);
-    for (const [f, us] of s.functions.slice(0, top)) process.stdout.write(`  ${pct(us, s.totalMs)}  ${f}\n`);
-  };
-  process.stdout.write(`profile ${file}\n`);
-  if (names.length === 0) print('whole run', summarize(profile));
+  const areas = Number(args.values.areas);
+  const profiles = new Map<string, Profile>();
+  for (const server of ['stepup', 'bare']) {
+    try {
+      profiles.set(server, JSON.parse(readFileSync(join(dir, `${server}.cpuprofile`), 'utf8')) as Profile);
+    } catch {
+      /* that server was not profiled */
+    }
+  }
+  process.stdout.write(`profiles in ${dir}: ${[...profiles.keys()].join(', ')}\n`);
+  /** per request, in µs of main-thread CPU (the libuv pool's argon2 and signing are not in a profile) */
+  const perRequest = (us: number, count: number) => `${(us / Math.max(1, count)).toFixed(0).padStart(6)} µs`;
   for (const name of names) {
-    // every round of the measurement: a sample counts when it falls in any of them
-    const windows = phases.filter((p) => p.name === name);
-    const merged = windows.map((w) => summarize(profile, w));
-    const combine = (key: 'areas' | 'functions') => {
-      const m = new Map<string, number>();
-      for (const s of merged) for (const [k, v] of s[key]) m.set(k, (m.get(k) ?? 0) + v);
-      return [...m].sort((a, b) => b[1] - a[1]);
-    };
-    print(name, { totalMs: merged.reduce((a, s) => a + s.totalMs, 0), areas: combine('areas'), functions: combine('functions') });
+    process.stdout.write(`\n## ${name}\n`);
+    for (const [server, profile] of profiles) {
+      // every round of the measurement: a sample counts when it falls in any of them
+      const windows = phases.filter((p) => p.name === name && (p.server ?? 'stepup') === server);
+      if (windows.length === 0) continue;
+      const count = windows.reduce((a, w) => a + (w.count ?? 0), 0);
+      const merged = windows.map((w) => summarize(profile, w));
+      const combine = (key: 'areas' | 'functions') => {
+        const m = new Map<string, number>();
+        for (const s of merged) for (const [k, v] of s[key]) m.set(k, (m.get(k) ?? 0) + v);
+        return [...m].sort((a, b) => b[1] - a[1]);
+      };
+      const totalUs = merged.reduce((a, s) => a + s.totalMs, 0) * 1000;
+      process.stdout.write(`\n### ${server}: ${count} requests, ${perRequest(totalUs, count).trim()} of main-thread CPU samples per request\n\nby area (per request, share):\n`);
+      for (const [a, us] of combine('areas').slice(0, areas)) process.stdout.write(`  ${perRequest(us, count)} ${((us / totalUs) * 100).toFixed(1).padStart(5)} %  ${a}\n`);
+      if (top > 0) {
+        process.stdout.write(`functions (self time per request, share):\n`);
+        for (const [f, us] of combine('functions').slice(0, top)) process.stdout.write(`  ${perRequest(us, count)} ${((us / totalUs) * 100).toFixed(1).padStart(5)} %  ${f}\n`);
+      }
+    }
   }
 }
 

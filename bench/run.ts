@@ -8,7 +8,7 @@
  *   npm run bench                    # default: about 2.5 minutes
  *   npm run bench -- --quick         # a smoke run: about 1 minute
  *   npm run bench -- --duration 12   # seconds per endpoint under autocannon, split into 3 alternating rounds
- *   npm run bench -- --profile       # also write a V8 CPU profile of stepup (--cpu-prof) to bench/results/profiles/
+ *   npm run bench -- --profile       # also V8 CPU profiles of both servers (--cpu-prof) in bench/results/profiles/
  *   npm run bench -- --update-readme # also put the table into README.md (between the bench markers)
  *   npm run bench -- --only refresh,userinfo  # an A/B experiment: only these measurements (and the sign-ins
  *                                              # that make their tokens); never with --update-readme
@@ -236,7 +236,7 @@ async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise
   const from = monotonicMicros();
   const stat = await run();
   const cpu = cpuSeconds(l.server.pid) - cpu0;
-  if (l.o.name === 'stepup') PHASES.push({ name, from, to: monotonicMicros() });
+  PHASES.push({ server: l.o.name, name, from, to: monotonicMicros(), count: stat.count });
   const rounds = [...(l.rounds[name] ?? []), { ...stat, cpu }];
   l.rounds[name] = rounds;
   const sum = (f: (r: (typeof rounds)[number]) => number) => rounds.reduce((a, r) => a + f(r), 0);
@@ -260,7 +260,10 @@ async function measure(l: Live, name: string, run: () => Promise<Stat>): Promise
  * When each stepup measurement ran, on the clock V8's CPU profiles use (CLOCK_MONOTONIC, µs, shared by
  * every process of the machine): bench/profile-summary.ts cuts the profile into endpoints with it.
  */
-const PHASES: { name: string; from: number; to: number }[] = [];
+const PHASES: { server: string; name: string; from: number; to: number; count: number }[] = [];
+const PROFILE_DIR = join(RESULTS, 'profiles');
+/** V8 CPU profile flags for a server (issue #20: both, so each endpoint compares function by function) */
+const profileFlags = (server: string) => (args.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${server}.cpuprofile`] : []);
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
@@ -463,12 +466,11 @@ async function main() {
       schema: iso.schema,
       redisPrefix: iso.redisPrefix,
       start: async () => {
-        const profileDir = join(RESULTS, 'profiles');
-        if (args.profile) mkdirSync(profileDir, { recursive: true });
+        if (args.profile) mkdirSync(PROFILE_DIR, { recursive: true });
         const server = await startChild('dist/src/main.js', env, stepupPort, {
           logFile: join(tmp, 'stepup.log'),
           readyPath: '/healthz',
-          nodeArgs: [...PRODUCTION_NODE_FLAGS, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+          nodeArgs: [...PRODUCTION_NODE_FLAGS, ...profileFlags('stepup')],
         });
         return { server, issuer: issuerFor(stepupPort) };
       },
@@ -507,6 +509,7 @@ async function main() {
         server: await startChild('dist/bench/bare-server.js', { BENCH_BARE_CONFIG: bareConfigFile }, barePort, {
           logFile: join(tmp, 'bare.log'),
           readyPath: '/.well-known/openid-configuration',
+          nodeArgs: profileFlags('bare'),
         }),
         issuer: issuerFor(barePort),
       }),
