@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import nunjucks from 'nunjucks';
 import type { Delivery } from '../outbox/worker.js';
 import type { AccountsRepo } from '../store/accounts.repo.js';
@@ -60,7 +60,9 @@ export function createMailRenderer(viewsDir: string, issuer: string) {
 const utc = (iso: string) => `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export function createEmailDelivery(deps: EmailDeps): Delivery & { close(): void } {
-  const transport = nodemailer.createTransport({ url: deps.smtpUrl, ...SMTP_TIMEOUTS, logger: false, debug: false } as never);
+  // nodemailer is loaded with the first mail, not with the server (a server without SMTP_URL never loads it)
+  let transport: Transporter | undefined;
+  const transporter = async () => (transport ??= (await import('nodemailer')).default.createTransport({ url: deps.smtpUrl, ...SMTP_TIMEOUTS, logger: false, debug: false } as never));
   const renderer = createMailRenderer(deps.viewsDir, deps.issuer);
   const host = new URL(deps.issuer).hostname;
   return {
@@ -74,7 +76,7 @@ export function createEmailDelivery(deps: EmailDeps): Delivery & { close(): void
       } else {
         mail = renderer.notification(entry.payload as unknown as Notification);
       }
-      await transport.sendMail({
+      await (await transporter()).sendMail({
         from: deps.from,
         to: account.email,
         subject: mail.subject,
@@ -85,6 +87,6 @@ export function createEmailDelivery(deps: EmailDeps): Delivery & { close(): void
         headers: { 'Auto-Submitted': 'auto-generated', 'X-Stepup-Notification': entry.kind },
       });
     },
-    close: () => transport.close(),
+    close: () => transport?.close(),
   };
 }

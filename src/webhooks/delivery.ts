@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Webhook } from 'standardwebhooks';
+import type { Webhook } from 'standardwebhooks';
 import type { WebhookConfig } from '../config/env.js';
 import type { Delivery } from '../outbox/worker.js';
 import type { ClaimedEntry } from '../store/outbox.repo.js';
@@ -15,7 +15,9 @@ import { guardedLookup, urlProblem } from './target.js';
  * worker retries with backoff. The SSRF rules are in target.ts.
  */
 export function createWebhookDelivery(config: WebhookConfig & { production: boolean }, clock: () => Date = () => new Date()): Delivery {
-  const signer = new Webhook(config.secret);
+  // the signing library is loaded with the first delivery, not with every server
+  let signer: Webhook | undefined;
+  const sign = async (id: string, at: Date, body: string) => (signer ??= new (await import('standardwebhooks')).Webhook(config.secret)).sign(id, at, body);
   const lookup = guardedLookup({ allowPrivate: config.allowPrivate });
   return {
     async deliver(entry: ClaimedEntry) {
@@ -28,7 +30,7 @@ export function createWebhookDelivery(config: WebhookConfig & { production: bool
         'user-agent': 'stepup-webhooks',
         'webhook-id': entry.id,
         'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': signer.sign(entry.id, at, body),
+        'webhook-signature': await sign(entry.id, at, body),
       };
       const status = await post(config.url, headers, body, config.timeoutMs, lookup);
       if (status < 200 || status > 299) throw new Error(status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`);
