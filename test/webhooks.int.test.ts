@@ -79,9 +79,12 @@ describe('signed audit events (Standard Webhooks)', () => {
     const body = bodyOf(hook);
     expect(body).toMatchObject({ type: 'login.password', data: { id: event.id, type: 'login.password', outcome: 'success', subject: user.id, ip: '127.0.0.1' } });
     expect(new Date(body.timestamp).getTime()).toBe(new Date(event.at).getTime());
-    const row = await run.server.app.stores.db('outbox').where({ audit_event_id: event.id }).first();
+    // marked sent once the receiver's answer is in
+    const row = await until(async () => {
+      const r = await run.server.app.stores.db('outbox').where({ audit_event_id: event.id }).first();
+      return r?.status === 'sent' ? r : undefined;
+    });
     expect(hook.headers['webhook-id']).toBe(row.id);
-    expect(row.status).toBe('sent');
 
     const others = await until(() => (receiver.requests.length >= 2 ? receiver.requests : undefined));
     const wrong = new Webhook(`whsec_${randomBytes(32).toString('base64')}`);
@@ -161,7 +164,10 @@ describe('retries, backoff and dead letters', () => {
       // backoff: at least 100 ms, then at least 200 ms (FAST.backoff)
       expect(hooks[1]!.at - hooks[0]!.at).toBeGreaterThanOrEqual(100);
       expect(hooks[2]!.at - hooks[1]!.at).toBeGreaterThanOrEqual(200);
-      const row = await run.server.app.stores.db('outbox').where({ channel: 'webhook' }).first();
+      const row = await until(async () => {
+        const r = await run.server.app.stores.db('outbox').where({ channel: 'webhook' }).first();
+        return r?.status === 'sent' ? r : undefined;
+      });
       expect(row).toMatchObject({ status: 'sent', attempts: 3, last_error: null });
       const listed = await api(run.server.issuer, token, 'GET', '/outbox?channel=webhook');
       expect(listed.json.items[0]).toMatchObject({ id: row.id, status: 'sent', attempts: 3, kind: 'admin.user.disable' });
