@@ -37,6 +37,14 @@ describe('sign-in and step-up in Chromium', () => {
     await page.locator('main[data-step="login"] #step-error').waitFor();
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('password');
     await expectAccessible(page, 'sign-in page after a wrong password');
+    // a keyboard user sees where they are: Tab from the password reaches "Sign in", ringed (:focus-visible)
+    await page.keyboard.press('Tab');
+    const ring = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const style = getComputedStyle(el);
+      return { text: el.textContent, visible: el.matches(':focus-visible'), outline: `${style.outlineStyle} ${style.outlineWidth}` };
+    });
+    expect(ring).toEqual({ text: 'Sign in', visible: true, outline: 'solid 3px' });
     await page.getByLabel('Password').fill(user.password);
     if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/login.png` });
     const cb1 = await callbackUrl(page, () => page.getByRole('button', { name: 'Sign in' }).click());
