@@ -147,6 +147,7 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     await page.getByRole('heading', { name: 'Recent sign-ins' }).waitFor();
     expect(await page.locator('[data-list="recent-sign-ins"] li').count()).toBe(3);
     await expectAccessible(page, 'user page with recent sign-ins');
+    if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/admin-user-sign-ins.png`, fullPage: true });
 
     // the list, filtered by outcome
     await page.getByRole('link', { name: 'Every sign-in with its decision trace' }).click();
@@ -179,6 +180,7 @@ describe('the decision trace of real sign-ins (admin API)', () => {
     expect(html).toContain('&lt;script&gt;alert("client")&lt;/script&gt;Payroll &amp; &lt;b&gt;Co&lt;/b&gt;');
     expect(html).not.toContain('<img src=x');
     await expectAccessible(page, 'one sign-in with its decision trace');
+    if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/admin-sign-in-trace.png`, fullPage: true });
 
     // from an audit event to its trace
     await page.goto(`${bed.server.issuer}/admin/audit?subject=${encodeURIComponent(user.email)}&type=stepup.decision`);

@@ -33,6 +33,30 @@ const FACTOR_WORDS: Record<string, string> = {
   recovery_code: 'Recovery code',
 };
 
+/** Issue #16's risk signals as the admin reads them (stable codes beside). */
+const SIGNAL_WORDS: Record<string, string> = {
+  new_device: 'a device this account has not used before',
+  new_network: 'a network this account has not used before',
+  recent_failures: 'recent failed sign-in attempts on this account',
+};
+const SIGNAL_OUTCOME_WORDS: Record<string, string> = {
+  applied: 'raised what was required',
+  moot: 'the client already asked for at least that',
+  unreachable: 'the account cannot reach it with its factors',
+};
+function signalsView(signals: unknown) {
+  if (signals === undefined) return [];
+  if (!Array.isArray(signals)) return [{ words: 'recorded as', codes: JSON.stringify(signals) }];
+  return signals.map((s: unknown) => {
+    const { reason, demanded, outcome } = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
+    const r = str(reason);
+    return {
+      words: `${SIGNAL_WORDS[r] ?? r}: asked for at least ${str(demanded) || '?'}, ${SIGNAL_OUTCOME_WORDS[str(outcome)] ?? str(outcome)}`,
+      codes: `${r} ${str(demanded)} ${str(outcome)}`.trim(),
+    };
+  });
+}
+
 const fmtEpoch = (s: number) => new Date(s * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 const fmtIso = (s: string) => s.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -67,7 +91,7 @@ function decisionView(d: DecisionJson) {
     held: t?.held ?? [],
     sessionEvents: (t?.inputs.sessionEvents ?? []).map((e) => ({ factor: FACTOR_WORDS[e.factor] ?? e.factor, code: e.factor, amr: e.amr.join(' '), at: fmtEpoch(e.at) })),
     demands: t?.inputs.demands ?? [],
-    signals: d.signals === undefined ? undefined : JSON.stringify(d.signals),
+    signals: signalsView(d.signals),
     target: t?.target,
     steps: (d.resumed ? d.steps_asked : t?.steps) ?? [],
     stepsLabel: d.resumed ? 'Steps the sign-in pages asked for' : 'Steps asked',

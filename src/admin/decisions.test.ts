@@ -59,3 +59,24 @@ describe('issue #19: a user\'s sign-ins, paged', () => {
     expect((await listSignIns(deps, 'u2', { limit: 10 })).items).toEqual([]);
   });
 });
+
+describe('issue #19 with #16: the risk signals of a decision, in words', () => {
+  it('names each signal, what it demanded and what became of it, codes beside', async () => {
+    const { signInView } = await import('./decisions.routes.js');
+    const base = { id: '1', at: '2026-12-06T03:00:00.000Z', resumed: true, outcome: 'satisfied' as const, reason: 'target_reached', trace: null, steps_asked: null, factors_used: null };
+    const view = signInView('u1', {
+      sign_in: 'abcdefgh12',
+      client_id: 'app',
+      client_name: null,
+      started_at: base.at,
+      finished_at: base.at,
+      outcome: 'satisfied',
+      decisions: [{ ...base, signals: [{ reason: 'new_device', demanded: 'aal2', outcome: 'applied' }, { reason: 'recent_failures', demanded: 'aal2', outcome: 'moot' }] }, { ...base, id: '2', signals: [] }],
+    });
+    expect(view.decisions[0]!.signals).toEqual([
+      { words: 'a device this account has not used before: asked for at least aal2, raised what was required', codes: 'new_device aal2 applied' },
+      { words: 'recent failed sign-in attempts on this account: asked for at least aal2, the client already asked for at least that', codes: 'recent_failures aal2 moot' },
+    ]);
+    expect(view.decisions[1]!.signals).toEqual([]);
+  });
+});

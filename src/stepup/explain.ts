@@ -141,7 +141,9 @@ export function explain(inputs: DecisionInputs): Trace {
   const silent = /(^|\s)none(\s|$)/.test(inputs.request.prompt ?? '');
   const outcomeWords =
     decision.outcome === 'satisfied'
-      ? 'signed in without a prompt'
+      ? (inputs.interaction?.events.length ?? 0) > 0
+        ? 'signed in after the steps on the sign-in pages'
+        : 'signed in without a prompt'
       : decision.outcome === 'step_up'
         ? silent
           ? 'prompt=none: no page can be shown, so the client gets login_required'
