@@ -36,7 +36,7 @@ export async function startChild(script: string, env: Record<string, string>, po
   const log = openSync(opts.logFile, 'w');
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), MANAGEMENT_PORT: '0', ...env },
     stdio: ['ignore', log, log],
   });
   closeSync(log);

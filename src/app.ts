@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/env.js';
@@ -24,7 +25,12 @@ import { jwtAccessTokenIntrospection } from './oidc/jwt-introspection.js';
 import { createProvider, mayIntrospect, TTL } from './oidc/provider.js';
 import { ensureSigningKeys, loadProviderJwks } from './oidc/signing-keys.js';
 import { createDemoRouter } from './ops/demo.routes.js';
-import { createHealthRouter } from './ops/health.routes.js';
+import { createHealthRouter, createStoreProbe } from './ops/health.routes.js';
+import { httpMetrics, OIDC_ROUTE_TEMPLATES, routeTemplates } from './ops/http-metrics.js';
+import { createManagementApp } from './ops/management.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { watchProvider } from './ops/oidc-metrics.js';
+import { watchStoreErrors } from './ops/store-metrics.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createNoticeSender, type SendNotice } from './notifications/notices.js';
 import { createNotifier, emailOutbox } from './notifications/notifier.js';
@@ -74,6 +80,10 @@ export interface App {
   /** issue #17: delivers the outbox (mail, webhooks); started with the app, stopped by close() */
   outbox: OutboxWorker;
   callback: ReturnType<Provider['callback']>;
+  /** this app's metrics (its own registry) */
+  metrics: Metrics;
+  /** the management interface (/metrics, /healthz, /readyz): served by src/ops/management.ts on MANAGEMENT_PORT, never on the public port */
+  managementCallback: RequestListener;
   close(): Promise<void>;
 }
 
@@ -86,6 +96,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const policy = loadPolicy(config.policyFile);
   const acrValues = policy.levels.map((l) => l.acr);
   const stores = await openStores(config, logger, options.schema, { outboxClock: options.outbox?.clock });
+  // issue #17: counted at the audit seam and from the stores' and the provider's own events, never with an await
+  const metrics = createMetrics({ acrValues });
+  stores.audit.observe(metrics.countAudit);
+  watchStoreErrors(stores.db, stores.redis, metrics);
+  const probe = createStoreProbe(stores.db, stores.redis, metrics.storePinged);
   if (await ensureSigningKeys(stores.signingKeys)) logger.info('generated signing keys (ES256, RS256)');
   const jwks = await loadProviderJwks(stores.signingKeys);
 
@@ -228,6 +243,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ctx.body = views.render('home.njk', { title: 'stepup', issuer: config.issuer });
   });
 
+  provider.use(httpMetrics(metrics));
   // issue #20: values read along with others in one Redis round trip, kept for the request
   provider.use(requestReadsScope());
   provider.use(requestContext(logger));
@@ -235,10 +251,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   provider.use(errorPages(views));
   provider.use(jwtAccessTokenIntrospection({ provider, issuer: config.issuer, jwks, mayIntrospect }));
   const admin = createAdminRouters({ issuer: config.issuer, provider, jwks, stores, providerClients: clients, redisKeyPrefix: prefix, audit: stores.audit, views, csrf, policy, sessionEvents, notify, now });
-  const routers = [createHealthRouter(stores.db, stores.redis), createStaticRouter(views.dir), home, newPassword.router, interactions, account, passwordResets, ...admin];
+  const routers = [createHealthRouter(probe), createStaticRouter(views.dir), home, newPassword.router, interactions, account, passwordResets, ...admin];
   // the demo client's callback page exists only for the embedded development default
   if (!config.production && !config.databaseUrl) routers.push(createDemoRouter({ views, issuer: config.issuer, policy, now }));
   provider.use(mountOwnRouters(routers));
+  metrics.setRoutes([...routeTemplates(routers), ...OIDC_ROUTE_TEMPLATES]);
+  watchProvider(provider, metrics);
   provider.on('server_error', (ctx, err) => {
     // safety net for a store error that reached oidc-provider unwrapped: a JSON answer becomes 503
     // temporarily_unavailable like the rest (the event fires after the body is set)
@@ -286,6 +304,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     outbox,
     callback: provider.callback(),
+    metrics,
+    managementCallback: createManagementApp({ metrics, probe, logger }),
     async close() {
       stopWaking();
       await outbox.stop();

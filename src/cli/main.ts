@@ -268,10 +268,20 @@ async function serve(config: Config): Promise<number> {
   if (lock && app.stores.embedded) lock.publishUrl(app.stores.embedded.url);
   // before listening: the demo client's redirect URI follows this start's issuer before any request reads it
   const demo = config.databaseUrl ? undefined : await ensureDemo(config, app.stores);
+  // issue #17: /metrics, /healthz, /readyz on the management listener (internal by default); a port in use stops the start
+  const { listenManagement } = await import('../ops/management.js');
+  let management;
+  try {
+    management = await listenManagement(app.managementCallback, config.managementPort, config.managementHost);
+  } catch (err) {
+    await app.close();
+    lock?.release();
+    throw new ConfigError((err as Error).message);
+  }
   const server: Server = createServer(app.callback);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, resolve));
-  app.logger.info({ issuer: config.issuer, port: config.port }, 'stepup listening');
+  app.logger.info({ issuer: config.issuer, port: config.port, management: management.url }, 'stepup listening');
   if (demo) process.stdout.write(demoInstructions(config.issuer, demo, app.policy.levels.map((l) => l.acr)) + '\n');
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -282,6 +292,7 @@ async function serve(config: Config): Promise<number> {
       const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
       server.close(async () => {
         clearTimeout(force);
+        await management.close();
         await app.close();
         lock?.release();
         app.logger.info('stopped');

@@ -11,6 +11,11 @@ describe('configuration (SPEC §6)', () => {
     expect(c.redis).toEqual({ tls: false });
   });
 
+  it('issue #17: the management interface listens on 127.0.0.1:9000 unless told otherwise; 0 picks a free port', () => {
+    expect(loadConfig(good)).toMatchObject({ managementPort: 9000, managementHost: '127.0.0.1' });
+    expect(loadConfig({ ...good, MANAGEMENT_PORT: '0', MANAGEMENT_HOST: '0.0.0.0' })).toMatchObject({ managementPort: 0, managementHost: '0.0.0.0' });
+  });
+
   it('without ISSUER the issuer follows PORT (issue #15), so printed links and discovery agree', () => {
     expect(loadConfig({ ...good, PORT: '4123' }).issuer).toBe('http://localhost:4123');
     expect(loadConfig({ ...good, PORT: '4123', ISSUER: 'https://id.example.com' }).issuer).toBe('https://id.example.com');
@@ -25,6 +30,8 @@ describe('configuration (SPEC §6)', () => {
     ['COOKIE_KEYS', { COOKIE_KEYS: `${'k'.repeat(32)},short` }, /COOKIE_KEYS: every comma-separated key/],
     ['ISSUER', { ISSUER: 'localhost:3000/x?y' }, /ISSUER/],
     ['PORT', { PORT: '70000' }, /PORT/],
+    ['MANAGEMENT_PORT', { MANAGEMENT_PORT: '-1' }, /MANAGEMENT_PORT/],
+    ['MANAGEMENT_PORT (the public port)', { PORT: '8080', MANAGEMENT_PORT: '8080' }, /MANAGEMENT_PORT must differ from PORT/],
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
     ['RESOURCE_SIGNING_ALGS (no =)', { RESOURCE_SIGNING_ALGS: 'https://api.example' }, /RESOURCE_SIGNING_ALGS: "https:\/\/api.example" is not RESOURCE=ALG/],
     ['RESOURCE_SIGNING_ALGS (alg)', { RESOURCE_SIGNING_ALGS: 'https://api.example=HS256' }, /RESOURCE_SIGNING_ALGS: "HS256" is not one of ES256, RS256/],

@@ -57,6 +57,9 @@ const envSchema = z.object({
       }
     }, 'must be an absolute http(s) URL without query or fragment'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // issue #17: the management interface (/metrics, /healthz, /readyz); 0 lets the system choose a free port
+  MANAGEMENT_PORT: z.coerce.number().int().min(0).max(65535).default(9000),
+  MANAGEMENT_HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.string().min(1).optional(),
   REDIS_URL: z
     .string()
@@ -171,6 +174,9 @@ export interface Config {
   production: boolean;
   issuer: string;
   port: number;
+  /** the management listener (issue #17): internal by default */
+  managementPort: number;
+  managementHost: string;
   /** undefined: embedded Postgres (PGlite) under dataDir */
   databaseUrl?: string;
   /** nothing set: in-process store (single instance only) */
@@ -236,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid configuration: ${messages.join('; ')}`);
   }
   const e = result.data;
+  if (e.MANAGEMENT_PORT !== 0 && e.MANAGEMENT_PORT === e.PORT) throw new ConfigError(`invalid configuration: MANAGEMENT_PORT must differ from PORT (${e.PORT}): /metrics is never served on the public port`);
   const dataDir = resolve(e.DATA_DIR);
   const needsGenerated = !e.COOKIE_KEYS || !e.ENCRYPTION_KEY;
   const dev = needsGenerated ? loadOrCreateDevSecrets(dataDir) : undefined;
@@ -243,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     production,
     issuer: (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
     port: e.PORT,
+    managementPort: e.MANAGEMENT_PORT,
+    managementHost: e.MANAGEMENT_HOST,
     databaseUrl: e.DATABASE_URL,
     redis: {
       url: e.REDIS_URL,

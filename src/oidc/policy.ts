@@ -81,11 +81,12 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
         const params = ctx.oidc.params as Record<string, unknown>;
         const client = clientAcrSettings(ctx.oidc.client as ClientInstance | undefined);
         const request = requestInputs(params);
-        const result = ctx.oidc.result as { login?: unknown; stepup?: StepUpResult } | undefined;
+        const result = ctx.oidc.result as { login?: unknown; consent?: unknown; stepup?: StepUpResult } | undefined;
         const resumed = Boolean(result?.login);
         // issue #16: every risk signal the interaction gathered that fired, and what it demanded (applied, moot or unreachable)
         const signals = (resumed ? result?.stepup?.signals : undefined) ?? [];
-        const audit = (trace: ReturnType<typeof explain>, signIn: string, extra: Pick<Parameters<typeof decisionRecord>[0], 'stepsAsked' | 'factorsUsed'> = {}) =>
+        /** issue #17 (the sign-in and step-up metrics): `ends` names the sign-in or step-up this decision ends, if it ends one */
+        const audit = (trace: ReturnType<typeof explain>, signIn: string, extra: Pick<Parameters<typeof decisionRecord>[0], 'stepsAsked' | 'factorsUsed'> = {}, ends?: 'sign_in' | 'step_up') =>
           deps.audit.record({
             type: 'stepup.decision',
             outcome: trace.outcome.code === 'satisfied' ? 'success' : trace.outcome.code === 'unmet' ? 'failure' : 'info',
@@ -95,24 +96,25 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
             ip: ctx.ip,
             userAgent: ctx.get('user-agent'),
             requestId: ctx.state?.requestId,
-            details: { ...decisionRecord({ signIn, resumed, trace, ...extra }), signals },
+            details: { ...decisionRecord({ signIn, resumed, trace, ...extra }), signals, ...(ends ? { ends } : {}) },
           });
 
         // an essential acr naming only unknown values can never be met: say so before anyone signs in (rule 4)
         const { unmetReason } = parseRequirement(deps.policy, request, client);
         if (unmetReason) {
-          await audit(explain({ policy: deps.policy, request, client, sessionEvents: [], enrolled: [], now: deps.now() }), resumed ? resumedSignIn(ctx) : newSignInId());
+          await audit(explain({ policy: deps.policy, request, client, sessionEvents: [], enrolled: [], now: deps.now() }), resumed ? resumedSignIn(ctx) : newSignInId(), {}, session?.accountId ? 'step_up' : 'sign_in');
           throw new errors.UnmetAuthenticationRequirements(`requested authentication level is not supported (${unmetReason})`);
         }
         if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session handles it
         const accountId = session.accountId;
         const enrolled = await deps.enrolledFactors(accountId, ctx);
         const pinned = result?.stepup?.target;
+        const sessionEvents = await deps.sessionEvents.get(session.uid, accountId);
         const inputs: DecisionInputs = {
           policy: deps.policy,
           request,
           client,
-          sessionEvents: await deps.sessionEvents.get(session.uid, accountId),
+          sessionEvents,
           // on resume: what the interaction proved, towards the target it started with
           ...(resumed ? { interaction: { events: result?.stepup?.events ?? [], ...(pinned ? { target: pinned } : {}) } } : {}),
           enrolled,
@@ -127,7 +129,10 @@ export function createStepUpPolicy(deps: PolicyBridgeDeps) {
         const signIn = resumed ? resumedSignIn(ctx) : newSignInId();
         const interactionEvents = result?.stepup?.events ?? [];
         const asked = resumed ? explain({ ...inputs, interaction: { events: [], ...(pinned ? { target: pinned } : {}) } }).steps : undefined;
-        await audit(explain(inputs), signIn, resumed ? { stepsAsked: asked ?? [], factorsUsed: factorsUsed(interactionEvents, enrolled) } : {});
+        // it ends at the resume of its interaction (not again when a consent resume repeats the login result),
+        // or refused before any prompt; a step-up lifts a session that had proven something before
+        const ends = (resumed && !result?.consent) || decision.outcome === 'unmet' ? (sessionEvents.length > 0 ? 'step_up' : 'sign_in') : undefined;
+        await audit(explain(inputs), signIn, resumed ? { stepsAsked: asked ?? [], factorsUsed: factorsUsed(interactionEvents, enrolled) } : {}, ends);
 
         if (decision.outcome === 'satisfied') {
           if (resumed) await deps.sessionEvents.append(session.uid, accountId, interactionEvents);

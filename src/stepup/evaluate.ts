@@ -50,6 +50,28 @@ export type UnmetReason =
   /** rule 4 / SPEC §4: only enrolling a first second factor would help, and the policy's selfEnrollment is off */
   | 'self_enrollment_disabled';
 
+/**
+ * Every reason a decision can carry, as values (issue #17: the bounded `reason` label of the decision
+ * metric). `satisfies` and the check below fail to compile when a reason is added to the types but not here.
+ */
+export const DECISION_REASONS = [
+  'already_held',
+  'target_reached',
+  'no_acr_requested',
+  'no_session',
+  'level_not_held',
+  'max_age_exceeded',
+  'fresh_login_requested',
+  'essential_acr_unknown',
+  'client_minimum_acr_unknown',
+  'no_enrolled_factor_for_target',
+  'self_enrollment_disabled',
+] as const satisfies readonly Decision['reason'][];
+export type DecisionReason = (typeof DECISION_REASONS)[number];
+type UnlistedReason = Exclude<Decision['reason'], DecisionReason>;
+// a compile error here names the reason missing from DECISION_REASONS
+export const EVERY_DECISION_REASON_LISTED: [UnlistedReason] extends [never] ? true : UnlistedReason = true;
+
 /** A step the user is asked for, with the kinds of their enrolled factors that can prove it. */
 export interface MissingStep {
   acr: string;

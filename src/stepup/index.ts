@@ -12,7 +12,7 @@ export {
 export { SECOND_FACTOR_KINDS, enrollmentChoicesFor, provesStep, type EnrolledFactor } from './steps.js';
 export { ENROLLMENT_CHOICES, FACTOR_KINDS, KIND_OF_CHOICE, type EnrollmentChoice } from './factor-kinds.js';
 export { heldLevels, tokenClaimsFor, type TokenClaims } from './held-levels.js';
-export { ENROLLMENT_FRESHNESS_SECONDS, evaluate, type Decision, type EvaluateArgs, type MissingStep, type SatisfiedReason, type StepUpReason, type UnmetReason } from './evaluate.js';
+export { DECISION_REASONS, ENROLLMENT_FRESHNESS_SECONDS, evaluate, type Decision, type DecisionReason, type EvaluateArgs, type MissingStep, type SatisfiedReason, type StepUpReason, type UnmetReason } from './evaluate.js';
 export { highestReachableLevel, levelRequiredForChange, maxAgeForFreshStepUp, verifiedFreshlyAt } from './enrollment.js';
 export { decide, type Demand, type DecisionInputs, type DecisionResult } from './decide.js';
 export { offerFor, type Offer } from './offer.js';

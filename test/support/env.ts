@@ -49,6 +49,8 @@ export function testEnv(iso: Isolation, issuer: string, extra: Record<string, st
     COOKIE_KEYS: iso.cookieKeys,
     ENCRYPTION_KEY: iso.encryptionKey,
     LOG_LEVEL: 'silent',
+    // many servers start side by side (and other runs on the same machine): each management listener on a free port
+    MANAGEMENT_PORT: '0',
     DATA_DIR: `/tmp/stepup-test-data-${iso.schema}`,
     POLICY_FILE: SIGNALS_OFF_POLICY_FILE,
     ...extra,

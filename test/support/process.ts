@@ -40,7 +40,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, port: number, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+    // a free management port unless the test names one: servers started side by side never collide on 9000
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), MANAGEMENT_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

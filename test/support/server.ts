@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
+import { listenManagement } from '../../src/ops/management.js';
 import type { Notice, SendNotice } from '../../src/notifications/notices.js';
 import { testConfig, type Isolation } from './env.js';
 
@@ -12,6 +13,8 @@ import { testConfig, type Isolation } from './env.js';
 export interface RunningServer {
   issuer: string;
   app: App;
+  /** the management interface (/metrics, /healthz, /readyz) on MANAGEMENT_HOST, on a port of its own (MANAGEMENT_PORT=0) */
+  managementUrl: string;
   clock: { offset: number };
   close(): Promise<void>;
 }
@@ -26,7 +29,8 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://localhost:${port}`;
   const clock = { offset: 0 };
-  const app = await createApp(testConfig(iso, issuer, env), {
+  const config = testConfig(iso, issuer, env);
+  const app = await createApp(config, {
     schema: opts.schema === null ? undefined : iso.schema,
     logger: opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     now: () => Math.floor(Date.now() / 1000) + clock.offset,
@@ -34,13 +38,16 @@ export async function startServer(iso: Isolation, env: Record<string, string> = 
     outbox: opts.outbox,
   });
   server.on('request', app.callback);
+  const management = await listenManagement(app.managementCallback, config.managementPort, config.managementHost);
   return {
     issuer,
     app,
+    managementUrl: management.url,
     clock,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await management.close();
       await app.close();
     },
   };

@@ -1,0 +1,57 @@
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { createIsolationSchema, dropIsolation, newIsolation, testEnv } from './support/env.js';
+import { freePort, runCli, startServerProcess } from './support/process.js';
+
+/** Issue #17: `stepup serve` (npm start) opens the management interface next to the public port, internal by default. */
+const iso = newIsolation();
+jest.setTimeout(120_000); // each test starts a real process
+beforeAll(() => createIsolationSchema(iso));
+afterAll(() => dropIsolation(iso));
+
+/** This machine's own non-loopback IPv4 address, if it has one (connecting to it stays on this host). */
+const ownAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+const answers = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
+    (res) => res.status,
+    () => 'refused' as const,
+  );
+
+describe('the management listener of a started server', () => {
+  it('serves /metrics on MANAGEMENT_PORT at 127.0.0.1 only; the public port answers 404 there', async () => {
+    const port = await freePort();
+    const managementPort = await freePort();
+    const server = await startServerProcess({ ...testEnv(iso, `http://localhost:${port}`), MANAGEMENT_PORT: String(managementPort), LOG_LEVEL: 'info' }, port);
+    try {
+      expect(await answers(`http://127.0.0.1:${managementPort}/metrics`)).toBe(200);
+      expect(await answers(`http://127.0.0.1:${managementPort}/readyz`)).toBe(200);
+      expect(await answers(`http://127.0.0.1:${port}/metrics`)).toBe(404);
+      expect(await answers(`http://127.0.0.1:${port}/healthz`)).toBe(200);
+      if (ownAddress) {
+        // the public port listens on every interface; the management one (MANAGEMENT_HOST default) does not
+        expect(await answers(`http://${ownAddress}:${port}/healthz`)).toBe(200);
+        expect(await answers(`http://${ownAddress}:${managementPort}/metrics`)).toBe('refused');
+      }
+      expect(server.output()).toContain(`"management":"http://127.0.0.1:${managementPort}"`);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('a MANAGEMENT_PORT in use stops the start with a sentence naming it', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      const result = await runCli(['serve'], { ...testEnv(iso, 'http://localhost:3998'), PORT: String(await freePort()), MANAGEMENT_PORT: String(taken) });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`stepup: MANAGEMENT_PORT ${taken} on 127.0.0.1 is in use`);
+    } finally {
+      busy.close();
+    }
+  });
+});
