@@ -293,7 +293,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...(config.webhook ? { webhook: createWebhookDelivery({ ...config.webhook, production: config.production }, options.outbox?.clock) } : {}),
   };
   if (config.webhook) logger.info({ webhook: { origin: config.webhook.url.origin, events: config.webhook.events.describe(), allowPrivate: config.webhook.allowPrivate } }, 'audit events go to a webhook');
-  const outbox = createOutboxWorker({ outbox: stores.outbox, deliveries, logger, options: options.outbox });
+  const outbox = createOutboxWorker({ outbox: stores.outbox, deliveries, logger, options: options.outbox, onDeliveryFailed: metrics.outbox.deliveryFailed });
+  metrics.outbox.depth(() => stores.outbox.depth());
   const stopWaking = stores.outbox.onAdded(() => outbox.wake());
   if (options.outbox?.start !== false) outbox.start();
 

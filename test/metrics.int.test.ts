@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as oidc from 'openid-client';
 import { hashRecoveryCode, newRecoveryCodes } from '../src/factors/recovery-codes/recovery-codes.js';
+import { adminApiToken, api } from './support/admin.js';
 import { Browser, type Page } from './support/browser.js';
 import { dropIsolation, newIsolation } from './support/env.js';
 import { enrollTotp } from './support/factors.js';
@@ -202,6 +203,30 @@ describe('where the metrics are served', () => {
     expect(series.get('stepup_store_ping_duration_seconds_count{store=postgres}')).toBeGreaterThan(0);
     expect(series.get('process_cpu_seconds_total{}')).toBeGreaterThan(0);
     expect(series.get('nodejs_heap_size_used_bytes{}')).toBeGreaterThan(0);
+  });
+
+  it('the outbox: a mail that cannot be sent is a counted failure and waits as depth', async () => {
+    const isoMail = newIsolation();
+    // a mail server that is not there; the first retry far away, so the entry stays pending
+    const mailDown = await startServer(isoMail, { SMTP_URL: 'smtp://127.0.0.1:1' }, { outbox: { pollMs: 50, backoff: () => 600_000 } });
+    try {
+      expect((await scrape(mailDown.managementUrl)).series.get('stepup_outbox_messages{channel=email,state=pending}')).toBe(0);
+      const user = await createUser(mailDown.app);
+      const { token } = await adminApiToken(mailDown.app, mailDown.issuer);
+      expect((await api(mailDown.issuer, token, 'POST', `/users/${user.id}/disable`, {})).status).toBe(200);
+      let series = (await scrape(mailDown.managementUrl)).series;
+      for (let i = 0; i < 100 && !series.get('stepup_outbox_delivery_failures_total{channel=email}'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        series = (await scrape(mailDown.managementUrl)).series;
+      }
+      expect(series.get('stepup_outbox_delivery_failures_total{channel=email}')).toBe(1);
+      expect(series.get('stepup_outbox_messages{channel=email,state=pending}')).toBe(1);
+      expect(series.get('stepup_outbox_messages{channel=email,state=dead}')).toBe(0);
+      expect(series.get('stepup_outbox_messages{channel=webhook,state=pending}')).toBe(0);
+    } finally {
+      await mailDown.close();
+      await dropIsolation(isoMail);
+    }
   });
 
   it('a store that is down shows as down, and its errors are counted', async () => {

@@ -71,8 +71,9 @@ describe('metrics', () => {
     const metrics = createMetrics({ acrValues: ACRS });
     let pending = 3;
     metrics.outbox.depth(async () => [
-      { channel: 'email', state: 'pending', count: pending },
-      { channel: 'webhook', state: 'dead', count: 1 },
+      { channel: 'email', status: 'pending', count: pending },
+      { channel: 'email', status: 'sent', count: 7 },
+      { channel: 'webhook', status: 'dead', count: 1 },
     ]);
     metrics.outbox.deliveryFailed('webhook');
     expect((await metrics.scrape()).body).toMatch(/stepup_outbox_messages\{channel="email",state="pending"\} 3/);
@@ -80,8 +81,10 @@ describe('metrics', () => {
     const { body } = await metrics.scrape();
     expect(body).toMatch(/stepup_outbox_messages\{channel="email",state="pending"\} 0/);
     expect(body).toMatch(/stepup_outbox_messages\{channel="webhook",state="dead"\} 1/);
+    expect(body).toMatch(/stepup_outbox_messages\{channel="webhook",state="pending"\} 0/);
+    expect(body).not.toMatch(/state="sent"/);
     expect(body).toMatch(/stepup_outbox_delivery_failures_total\{channel="webhook"\} 1/);
-    expect(metrics.labelValues.stepup_outbox_messages).toEqual({ channel: ['email', 'webhook'], state: ['pending', 'retrying', 'dead'] });
+    expect(metrics.labelValues.stepup_outbox_messages).toEqual({ channel: ['email', 'webhook'], state: ['pending', 'dead'] });
   });
 
   it('a metric added through the seam must be named stepup_…', () => {

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
 import { AUDIT_EVENT_TYPES, type AuditEvent } from '../audit/audit.js';
 import { DECISION_REASONS, FACTOR_KINDS, type FactorKind } from '../stepup/index.js';
+import type { OutboxChannel, OutboxStatus } from '../store/outbox.repo.js';
 
 /**
  * Prometheus metrics (issue #17, SPEC §5), served on the management listener only (src/ops/management.ts).
@@ -29,13 +30,11 @@ export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_crede
 export const ISSUED_TOKENS = ['access_token', 'id_token', 'refresh_token'] as const;
 export const STORES = ['postgres', 'redis'] as const;
 export const STORE_ERROR_KINDS = ['unavailable', 'query'] as const;
-/** The notification and webhook outbox (issue #17 items 2 and 3). */
-export const OUTBOX_CHANNELS = ['email', 'webhook'] as const;
-export const OUTBOX_STATES = ['pending', 'retrying', 'dead'] as const;
+/** The notification and webhook outbox (issue #17 items 2 and 3, src/store/outbox.repo.ts); `sent` entries are not depth. */
+export const OUTBOX_CHANNELS = ['email', 'webhook'] as const satisfies readonly OutboxChannel[];
+export const OUTBOX_STATES = ['pending', 'dead'] as const satisfies readonly OutboxStatus[];
 
 export type Store = (typeof STORES)[number];
-export type OutboxChannel = (typeof OUTBOX_CHANNELS)[number];
-export type OutboxState = (typeof OUTBOX_STATES)[number];
 
 /** Seconds: sign-in pages and token calls take milliseconds to a second (argon2id is the slow part). */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -234,20 +233,21 @@ export function createMetrics(options: MetricsOptions) {
     },
 
     /**
-     * The seam for the outbox (issue #17 items 2 and 3), which owns its table: it hands over a reader
-     * of its depth, called on every scrape (`stepup_outbox_messages{channel,state}`), and reports each
-     * failed delivery attempt.
+     * The seam for the outbox (issue #17 items 2 and 3), which owns its table: a reader of its depth,
+     * called on every scrape (`stepup_outbox_messages{channel,state}`, every pair present, 0 when
+     * empty, so an alert sees a value), and each failed delivery attempt.
      */
     outbox: {
-      depth(read: () => Promise<ReadonlyArray<{ channel: OutboxChannel; state: OutboxState; count: number }>>): void {
+      depth(read: () => Promise<ReadonlyArray<{ channel: OutboxChannel; status: OutboxStatus; count: number }>>): void {
+        const states = new Set<string>(OUTBOX_STATES);
         gauge({
           name: 'stepup_outbox_messages',
-          help: 'Outbox messages not yet delivered, by channel and state (dead: retries exhausted)',
+          help: 'Outbox messages not delivered, by channel and state (pending: waiting or retrying; dead: retries exhausted)',
           labelNames: ['channel', 'state'] as const,
           labels: { channel: OUTBOX_CHANNELS, state: OUTBOX_STATES },
           async collect() {
-            this.reset();
-            for (const row of await read()) this.set({ channel: row.channel, state: row.state }, row.count);
+            for (const channel of OUTBOX_CHANNELS) for (const state of OUTBOX_STATES) this.set({ channel, state }, 0);
+            for (const row of await read()) if (states.has(row.status)) this.set({ channel: row.channel, state: row.status }, row.count);
           },
         });
       },

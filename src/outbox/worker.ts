@@ -60,7 +60,14 @@ export interface OutboxWorker {
   wake(): void;
 }
 
-export function createOutboxWorker(deps: { outbox: OutboxRepo; deliveries: Partial<Record<OutboxChannel, Delivery>>; logger: Logger; options?: OutboxWorkerOptions }): OutboxWorker {
+export function createOutboxWorker(deps: {
+  outbox: OutboxRepo;
+  deliveries: Partial<Record<OutboxChannel, Delivery>>;
+  logger: Logger;
+  options?: OutboxWorkerOptions;
+  /** each failed delivery attempt (the metrics, src/ops/metrics.ts) */
+  onDeliveryFailed?: (channel: OutboxChannel) => void;
+}): OutboxWorker {
   const o = { ...OUTBOX_DEFAULTS, backoff: defaultBackoff, clock: () => new Date(), ...deps.options };
   const channels = (Object.keys(deps.deliveries) as OutboxChannel[]).filter((c) => deps.deliveries[c]);
   let timer: NodeJS.Timeout | undefined;
@@ -81,6 +88,7 @@ export function createOutboxWorker(deps: { outbox: OutboxRepo; deliveries: Parti
       await deps.deliveries[entry.channel]!.deliver(entry);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      deps.onDeliveryFailed?.(entry.channel);
       const retryAt = entry.attempts >= o.maxAttempts ? undefined : new Date(o.clock().getTime() + o.backoff(entry.attempts));
       await deps.outbox.markFailed(entry.id, message, retryAt);
       if (retryAt) deps.logger.warn({ ...log, error: message, retryAt: retryAt.toISOString() }, 'outbox delivery failed: will retry');
