@@ -36,10 +36,11 @@ describe('the management listener of a started server', () => {
         expect(await answers(`http://${ownAddress}:${port}/healthz`)).toBe(200);
         expect(await answers(`http://${ownAddress}:${managementPort}/metrics`)).toBe('refused');
       }
-      expect(server.output()).toContain(`"management":"http://127.0.0.1:${managementPort}"`);
     } finally {
       expect(await server.stop()).toBe(0);
     }
+    // the start's log line names where the management interface listens (the log is flushed on exit)
+    expect(server.output()).toContain(`"management":"http://127.0.0.1:${managementPort}"`);
   });
 
   it('a MANAGEMENT_PORT in use stops the start with a sentence naming it', async () => {
