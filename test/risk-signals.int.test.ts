@@ -329,6 +329,24 @@ describe('forgetting a device makes its next sign-in ask again', () => {
   });
 });
 
+describe('known devices and networks are bounded per account', () => {
+  const bed = useRiskServer(undefined);
+
+  it('an account keeps its most recently seen devices (50, plus the one just written)', async () => {
+    const { server } = bed;
+    const user = await createUser(server.app);
+    const start = Math.floor(Date.now() / 1000) - 1000;
+    for (let i = 0; i < 55; i++) {
+      await server.app.stores.knownDevices.remember({ accountId: user.id, deviceDigest: `digest-${i}`, description: `Browser ${i}`, network: `10.0.${i}.0/24`, at: start + i });
+    }
+    const devices = await server.app.stores.knownDevices.list(user.id);
+    expect(devices).toHaveLength(51);
+    expect(devices[0]!.description).toBe('Browser 54');
+    expect(devices.at(-1)!.description).toBe('Browser 4');
+    expect(await server.app.stores.db('known_networks').where({ account_id: user.id }).count<{ count: string }[]>('* as count')).toEqual([{ count: '55' }]);
+  });
+});
+
 describe('risk signals with onUnreachable "deny"', () => {
   const bed = useRiskServer({ onUnreachable: 'deny' });
 

@@ -6,6 +6,10 @@ import type { Db } from './db.js';
  * signed in from, after a sign-in that met every demanded step. Reads and writes on the sign-in path are
  * one query each (issue #6: test/signin-cost.int.test.ts counts them).
  */
+/** How many devices and networks an account keeps (the most recently seen). */
+export const MAX_DEVICES = 50;
+export const MAX_NETWORKS = 100;
+
 export interface KnownDevice {
   id: string;
   description: string;
@@ -39,9 +43,15 @@ export function createKnownDevicesRepo(db: Db) {
       const row = (result.rows as Array<{ device: boolean; network: boolean }>)[0];
       return { device: Boolean(deviceDigest) && row?.device === true, network: row?.network === true };
     },
-    /** Records (or refreshes) the device and the network after a sign-in that met every demanded step, in one query. */
+    /**
+     * Records (or refreshes) the device and the network after a sign-in that met every demanded step, in
+     * one query. An account keeps its MAX_DEVICES most recently seen devices and MAX_NETWORKS networks
+     * (the statements of one query share a snapshot, so the row written now is never the one dropped):
+     * the lists cannot grow without bound, and one dropped is simply new again.
+     */
     async remember(entry: { accountId: string; deviceDigest: string; description: string; network: string; at: number }): Promise<void> {
       const at = new Date(entry.at * 1000);
+      const { accountId } = entry;
       await db.raw(
         `with device as (
            insert into known_devices (id, account_id, device_digest, description, last_network, first_seen_at, last_seen_at)
@@ -49,10 +59,16 @@ export function createKnownDevicesRepo(db: Db) {
            on conflict (account_id, device_digest) do update
              set description = excluded.description, last_network = excluded.last_network, last_seen_at = excluded.last_seen_at
            returning 1
+         ), network as (
+           insert into known_networks (account_id, network, first_seen_at, last_seen_at) values (?, ?, ?, ?)
+           on conflict (account_id, network) do update set last_seen_at = excluded.last_seen_at
+           returning 1
+         ), old_devices as (
+           delete from known_devices where id in (select id from known_devices where account_id = ? order by last_seen_at desc offset ${MAX_DEVICES})
+           returning 1
          )
-         insert into known_networks (account_id, network, first_seen_at, last_seen_at) values (?, ?, ?, ?)
-         on conflict (account_id, network) do update set last_seen_at = excluded.last_seen_at`,
-        [randomUUID(), entry.accountId, entry.deviceDigest, entry.description.slice(0, 200), entry.network, at, at, entry.accountId, entry.network, at, at],
+         delete from known_networks where account_id = ? and network in (select network from known_networks where account_id = ? order by last_seen_at desc offset ${MAX_NETWORKS})`,
+        [randomUUID(), accountId, entry.deviceDigest, entry.description.slice(0, 200), entry.network, at, at, accountId, entry.network, at, at, accountId, accountId, accountId],
       );
     },
     /** The account's devices, most recently seen first; `currentDigest` marks this browser's. */
