@@ -47,7 +47,10 @@ async function main(): Promise<number> {
   const webUrl = `http://localhost:${bankPort}`;
   const apiUrl = `http://localhost:${apiPort}`;
 
-  const config = loadConfig({ LOG_LEVEL: 'warn', ...env, ISSUER: issuer, PORT: String(port), DATA_DIR: dataDir });
+  // the demo shows the app's own step-ups (aal1, then aal2 for a payment): its policy turns the new-device
+  // and new-network signals off (issue #16), else the first sign-in of every browser would ask for the code
+  const policyFile = env.POLICY_FILE ?? join(ROOT, 'examples', 'bank', 'policy.json');
+  const config = loadConfig({ LOG_LEVEL: 'warn', ...env, POLICY_FILE: policyFile, ISSUER: issuer, PORT: String(port), DATA_DIR: dataDir });
   const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
   const { createApp } = await import('../../src/app.js');
   const stepup = await createApp(config);
