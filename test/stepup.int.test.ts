@@ -280,7 +280,11 @@ describe('TOTP is single-use and rate limited (SPEC §3)', () => {
   it('locks out after repeated wrong codes, and the lockout holds across a restarted login', async () => {
     const { user, totp } = await userWithTotp();
     const { browser } = await passwordSession(user.email, user.password);
-    let { page } = await authorize(browser, { acr_values: 'aal2' });
+    const { page } = await authorize(browser, { acr_values: 'aal2' });
+    // the restarted login is prepared first: the first lockout lasts 2 s, and a password sign-in on a
+    // loaded machine can take longer than that, so the lockout would end before the test looks at it
+    const fresh = await passwordSession(user.email, user.password);
+    const { page: freshPage } = await authorize(fresh.browser, { acr_values: 'aal2' });
     // 5 free attempts; the 6th failure starts a lockout; the 7th attempt is refused before the code is checked
     const statuses: number[] = [];
     let last: Page = page;
@@ -292,9 +296,7 @@ describe('TOTP is single-use and rate limited (SPEC §3)', () => {
     const audit = await server.app.stores.audit.list({ subject: user.id, type: 'login.totp' });
     expect(audit.map((a) => a.reason)).toContain('lockout_started');
     // a new login (new interaction, new session) is still locked for that account, even with the right code
-    const fresh = await passwordSession(user.email, user.password);
-    ({ page } = await authorize(fresh.browser, { acr_values: 'aal2' }));
-    const locked = await code(fresh.browser, page, await totp.code());
+    const locked = await code(fresh.browser, freshPage, await totp.code());
     expect(locked.status).toBe(429);
     expect(locked.headers.get('retry-after')).toMatch(/^\d+$/);
   });
