@@ -44,6 +44,9 @@ const isLevel = (v: string): v is Level => (LEVELS as string[]).includes(v);
 const MAX_AGE: Record<Level, number> = { aal1: 30 * 86400, aal2: 12 * 3600, phr: 12 * 3600, phrh: 12 * 3600 };
 
 /** A factor verification the person made (SPEC §1 event): what, and when by the server's clock. */
+/** SPEC §4: a factor is added only after a verification this recent */
+const ENROLLMENT_FRESHNESS_SECONDS = 5 * 60;
+
 interface Ev {
   f: 'pwd' | 'totp' | 'rc' | 'wa';
   /** WebAuthn with user verification (a passkey) */
@@ -537,7 +540,15 @@ async function runScenario(s: Scenario): Promise<void> {
         const choices = [...p.html.matchAll(/data-choice="([^"]+)"/g)].map((m) => m[1]!);
         const choice = choices[pick % choices.length]!;
         trace.push(`  (enrolls ${choice}, offered ${choices.join(',')})`);
-        if (choice === 'totp') return enrollTotpHere(p);
+        if (choice === 'totp') {
+          const next = await browser.submit(p, `/interaction/${uid}`, { enroll: 'totp' });
+          if (stepOf(next) === 'enroll_totp') return enrollTotpHere(next);
+          // SPEC §4: adding a factor needs a verification of at most 5 minutes, so a staler password is asked again first
+          const counted = [...(interaction?.before ?? []), ...(interaction?.events ?? [])];
+          const lastPrimary = Math.max(-Infinity, ...counted.filter((e) => e.f === 'pwd' || (e.f === 'wa' && e.uv)).map((e) => e.at));
+          if (stepOf(next) === 'password' && now() - lastPrimary > ENROLLMENT_FRESHNESS_SECONDS) return next;
+          fail(`choosing the authenticator app led to ${stepOf(next)} (last primary verification ${now() - lastPrimary} s ago)`);
+        }
         return browser.follow(`/interaction/${uid}?enroll=${choice}`);
       }
       case 'enroll_totp':
