@@ -5,7 +5,8 @@ import { totpCodeAt } from '../src/factors/totp/totp.js';
 import type { NotificationKind } from '../src/notifications/notification.js';
 import { adminApiToken, adminSignIn, api, createAccountWithTotp } from './support/admin.js';
 import { Browser, type Page } from './support/browser.js';
-import { dropIsolation, newIsolation } from './support/env.js';
+import { dropIsolation, newIsolation, testEnv } from './support/env.js';
+import { runCli } from './support/process.js';
 import { enrollTotp } from './support/factors.js';
 import { createConfidentialClient, createUser, discover, passwordLogin, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
@@ -162,6 +163,19 @@ describe('one mail per notification kind (SMTP_URL)', () => {
     expect(smtp.to(user.email)).toHaveLength(5);
   });
 
+  it('the command line: `stepup user set-password` tells the person; the running server mails it', async () => {
+    const user = await createUser(server.app);
+    const env = testEnv(iso, server.issuer, { SMTP_URL: smtp.url });
+    const set = await runCli(['user', 'set-password', '--email', user.email], env, 'an operator chose this one\n');
+    expect(set.code).toBe(0);
+    const temporary = await runCli(['user', 'set-password', '--email', user.email, '--must-change'], env, 'and then a temporary one\n');
+    expect(temporary.code).toBe(0);
+    const [byAdmin] = await mailsOf(user.email, 'password_set_by_admin');
+    expect(textOf(byAdmin!)).toContain('An administrator set a new password for your account.');
+    expect(byAdmin!.raw).not.toContain('an operator chose this one');
+    expect(await mailsOf(user.email, 'temporary_password_set')).toHaveLength(1);
+  });
+
   it('forgot password: the link arrives by mail and works once; the outbox never holds it in plaintext; the reset is notified', async () => {
     const user = await createUser(server.app);
     const browser = new Browser(server.issuer);
@@ -268,6 +282,32 @@ describe('the outbox: outages and crashes lose no notice and send none twice', (
       await third.close();
       await mailbox.stop();
       await dropIsolation(isoCrash);
+    }
+  });
+
+  it('a reset link not mailed before it expires is dropped, never mailed late', async () => {
+    const mailbox = await testSmtp();
+    const isoLate = newIsolation();
+    const first = await startServer(isoLate, { SMTP_URL: mailbox.url }, { outbox: { ...FAST, start: false } });
+    const user = await createUser(first.app);
+    const browser = new Browser(first.issuer);
+    await browser.submit(await browser.follow('/password/forgot'), '/password/forgot', { email: user.email });
+    for (let i = 0; i < 100 && !(await first.app.stores.db('outbox').where({ account_id: user.id }).first()); i++) await new Promise((r) => setTimeout(r, 20));
+    await first.close();
+    // the next instance starts 16 minutes later (its clock moved): the link's 15 minutes are over
+    const later = await startServer(isoLate, { SMTP_URL: mailbox.url }, { outbox: { ...FAST, clock: () => new Date(Date.now() + 16 * 60_000) } });
+    try {
+      let row: Record<string, unknown> | undefined;
+      for (let i = 0; i < 200 && row?.status !== 'dead'; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 20));
+        row = await later.app.stores.db('outbox').where({ account_id: user.id }).first();
+      }
+      expect(row).toMatchObject({ kind: 'password_reset_link', status: 'dead', sealed: null, last_error: 'expired before it could be delivered' });
+      expect(mailbox.mails).toHaveLength(0);
+    } finally {
+      await later.close();
+      await mailbox.stop();
+      await dropIsolation(isoLate);
     }
   });
 

@@ -16,6 +16,7 @@ import { DuplicateClientError, type ClientRecord } from '../store/clients.repo.j
 import { openStores, type Stores } from '../store/stores.js';
 import { acquireDataDirLock, runningEmbeddedUrl } from './data-dir-lock.js';
 import { policyCommand } from './policy-explain.js';
+import { createNotifier, emailOutbox } from '../notifications/notifier.js';
 
 /** `stepup` (SPEC §7). Bad input: a one-line reason on stderr and a non-zero exit. */
 export class UsageError extends Error {}
@@ -124,7 +125,10 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
     const result = await withStores(config, async (s) => {
       const account = await s.accounts.findByEmail(email);
       if (!account) throw new UsageError(`no account with email ${email}`);
-      await s.accounts.setPassword(account.id, passwordHash, { changeRequired: Boolean(v['must-change']) });
+      // issue #17: the person is told (with SMTP_URL a mail, sent by a running server's outbox worker)
+      const notify = createNotifier({ logger: createLogger('silent'), db: s.db, now: () => Math.floor(Date.now() / 1000), outbox: config.smtpUrl ? emailOutbox(s.outbox) : undefined });
+      const notice = notify.within(undefined, { kind: v['must-change'] ? 'temporary_password_set' : 'password_set_by_admin', accountId: account.id });
+      await s.accounts.setPassword(account.id, passwordHash, { changeRequired: Boolean(v['must-change']) }, notice);
       // whoever signed in with the old password is signed out (a Redis shared with the server: REDIS_URL)
       // loaded here: it reads oidc-provider's records, and importing oidc-provider at start would print its runtime notice for every command
       const { createAccountSessions } = await import('../store/redis/account-sessions.js');

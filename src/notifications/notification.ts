@@ -61,6 +61,8 @@ export type Notification =
   | Base<'password_reset'>
   /** issue #15: an administrator set a temporary password (to be changed at the next sign-in) */
   | Base<'temporary_password_set'>
+  /** issue #17: an operator set a new password with `stepup user set-password` (not a temporary one) */
+  | Base<'password_set_by_admin'>
   /**
    * issue #16: a sign-in from a device or network new to the account (or one refused under
    * onUnreachable "deny"); `signals` are the stable reason codes that fired, `network` the client's

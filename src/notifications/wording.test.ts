@@ -18,6 +18,7 @@ const ONE_OF_EACH = {
   password_changed: { kind: 'password_changed', accountId: 'a', context, via: 'account_page' },
   password_reset: { kind: 'password_reset', accountId: 'a', context },
   temporary_password_set: { kind: 'temporary_password_set', accountId: 'a', context },
+  password_set_by_admin: { kind: 'password_set_by_admin', accountId: 'a', context },
   new_device_sign_in: { kind: 'new_device_sign_in', accountId: 'a', context, outcome: 'signed_in', signals: ['new_device', 'new_network'], network: '203.0.113.0/24' },
 } satisfies { [K in Notification['kind']]: Extract<Notification, { kind: K }> };
 

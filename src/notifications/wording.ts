@@ -123,6 +123,14 @@ export function summarize(n: Notification): Summary {
         advice: 'If this was not you, someone can read your email: secure your mailbox, then reset your password again or contact your administrator.',
         fromTheirRequest: true,
       };
+    case 'password_set_by_admin':
+      return {
+        subject: 'An administrator set a new password for your account',
+        what: 'An administrator set a new password for your account. Every session was signed out; your second factors are unchanged.',
+        facts: [],
+        advice: IF_NOT_YOU_ADMIN,
+        fromTheirRequest: false,
+      };
     case 'temporary_password_set':
       return {
         subject: 'An administrator set a temporary password',
