@@ -67,6 +67,26 @@ describe('metrics', () => {
     ]);
   });
 
+  it('the histogram buckets are cumulative, le is "less or equal", with _sum and _count (Prometheus text format)', async () => {
+    const metrics = createMetrics({ acrValues: ACRS });
+    metrics.setRoutes(['/token']);
+    for (const seconds of [0.003, 0.005, 0.02, 20]) metrics.observeRequest('/token', 'POST', 200, seconds);
+    const { body } = await metrics.scrape();
+    const line = (le: string) => new RegExp(`stepup_http_request_duration_seconds_bucket\\{route="/token",method="POST",status="200",le="${le.replace('+', '\\+')}"\\} (\\d+)`).exec(body)?.[1];
+    expect([line('0.005'), line('0.01'), line('0.025'), line('10'), line('+Inf')]).toEqual(['2', '2', '3', '3', '4']);
+    expect(body).toMatch(/stepup_http_request_duration_seconds_sum\{route="\/token",method="POST",status="200"\} 20\.028/);
+    expect(body).toMatch(/stepup_http_request_duration_seconds_count\{route="\/token",method="POST",status="200"\} 4/);
+    expect(body).toMatch(/# TYPE stepup_http_request_duration_seconds histogram/);
+  });
+
+  it('counters with known label values are 0 before the first event (a rate has a series from the start)', async () => {
+    const { body } = await createMetrics({ acrValues: ACRS }).scrape();
+    expect(body).toMatch(/stepup_lockouts_total\{factor="totp"\} 0/);
+    expect(body).toMatch(/stepup_recovery_codes_used_total 0/);
+    expect(body).toMatch(/stepup_token_replays_total\{grant_type="refresh_token"\} 0/);
+    expect(body).toMatch(/# TYPE stepup_sign_ins_total counter/);
+  });
+
   it('the outbox seam: a depth read at every scrape, failures counted, bounded labels declared', async () => {
     const metrics = createMetrics({ acrValues: ACRS });
     let pending = 3;

@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
 import { AUDIT_EVENT_TYPES, type AuditEvent } from '../audit/audit.js';
 import { DECISION_REASONS, FACTOR_KINDS, type FactorKind } from '../stepup/index.js';
 import type { OutboxChannel, OutboxStatus } from '../store/outbox.repo.js';
+import { TallyCounter, TallyHistogram } from './tally.js';
 
 /**
  * Prometheus metrics (issue #17, SPEC §5), served on the management listener only (src/ops/management.ts).
@@ -84,13 +85,23 @@ export function createMetrics(options: MetricsOptions) {
     return new Gauge<L>({ ...rest, registers: [registry] });
   };
 
-  const httpDuration = new Histogram({
-    name: 'stepup_http_request_duration_seconds',
-    help: 'HTTP requests on the public port by route template, method and status code',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: HTTP_BUCKETS,
-    registers: [registry],
-  });
+  /**
+   * The request path's counters (src/ops/tally.ts: a Map update, no label hashing per call). With
+   * `zero`, every combination of the listed label values is exposed from the start as 0, so a rate or
+   * an alert has a series before the first event (Prometheus' advice for known label values).
+   */
+  const tally = <L extends string = never>(config: { name: string; help: string; labelNames?: readonly L[]; labels?: Record<L, readonly string[]>; zero?: Record<L, readonly string[]> }) => {
+    declare(config.name, config.labels ?? {});
+    const counter = new TallyCounter<L>(config.name, config.help, config.labelNames ?? [], registry);
+    if (config.zero || !config.labelNames?.length) {
+      let combinations: Array<Record<string, string>> = [{}];
+      for (const [label, values] of Object.entries(config.zero ?? {}) as Array<[string, readonly string[]]>) combinations = combinations.flatMap((c) => values.map((v) => ({ ...c, [label]: v })));
+      for (const labels of combinations) counter.inc(labels as Record<L, string>, 0);
+    }
+    return counter;
+  };
+
+  const httpDuration = new TallyHistogram('stepup_http_request_duration_seconds', 'HTTP requests on the public port by route template, method and status code', ['route', 'method', 'status'] as const, HTTP_BUCKETS, registry);
   declare('stepup_http_request_duration_seconds', {
     // filled in by setRoutes() once every router exists: read through a getter
     get route() {
@@ -100,60 +111,65 @@ export function createMetrics(options: MetricsOptions) {
     status: withOther(HTTP_STATUSES),
   });
 
-  const signIns = counter({
+  const signIns = tally({
     name: 'stepup_sign_ins_total',
     help: 'Sign-ins (an interaction on a session with no verification yet) by outcome, counted when the interaction ends',
     labelNames: ['outcome'] as const,
     labels: { outcome: FLOW_OUTCOMES },
+    zero: { outcome: FLOW_OUTCOMES },
   });
-  const stepUps = counter({
+  const stepUps = tally({
     name: 'stepup_step_ups_total',
     help: 'Step-ups (an interaction on a signed-in session) by target acr and outcome, counted when the interaction ends',
     labelNames: ['acr', 'outcome'] as const,
     labels: { get acr() { return acrLabel(); }, outcome: FLOW_OUTCOMES },
   });
-  const decisions = counter({
+  const decisions = tally({
     name: 'stepup_decisions_total',
     help: 'Step-up decisions (SPEC §2) by target acr, outcome and reason (the reason codes of the audit trail)',
     labelNames: ['acr', 'outcome', 'reason'] as const,
     labels: { get acr() { return acrLabel(); }, outcome: DECISION_OUTCOMES, reason: withOther(DECISION_REASONS) },
   });
-  const verifications = counter({
+  const verifications = tally({
     name: 'stepup_factor_verifications_total',
     help: 'Factor verifications at sign-in and step-up by factor kind and outcome (locked_out: refused unchecked during a lockout)',
     labelNames: ['factor', 'outcome'] as const,
     labels: { factor: FACTOR_KINDS, outcome: VERIFICATION_OUTCOMES },
+    zero: { factor: FACTOR_KINDS, outcome: VERIFICATION_OUTCOMES },
   });
-  const lockouts = counter({
+  const lockouts = tally({
     name: 'stepup_lockouts_total',
     help: 'Lockouts started (SPEC §3: too many failures per account and factor, or per IP) by factor kind',
     labelNames: ['factor'] as const,
     labels: { factor: FACTOR_KINDS },
+    zero: { factor: FACTOR_KINDS },
   });
-  const recoveryCodesUsed = counter({ name: 'stepup_recovery_codes_used_total', help: 'Recovery codes accepted' });
-  const auditEvents = counter({
+  const recoveryCodesUsed = tally({ name: 'stepup_recovery_codes_used_total', help: 'Recovery codes accepted' });
+  const auditEvents = tally({
     name: 'stepup_audit_events_total',
     help: 'Audit events recorded, by type and outcome',
     labelNames: ['type', 'outcome'] as const,
     labels: { type: AUDIT_EVENT_TYPES, outcome: AUDIT_OUTCOMES },
   });
-  const tokensIssued = counter({
+  const tokensIssued = tally({
     name: 'stepup_tokens_issued_total',
     help: 'Tokens issued by the token endpoint by grant type, acr and token',
     labelNames: ['grant_type', 'acr', 'token'] as const,
     labels: { grant_type: withOther(GRANT_TYPES), get acr() { return acrLabel(); }, token: ISSUED_TOKENS },
   });
-  const replays = counter({
+  const replays = tally({
     name: 'stepup_token_replays_total',
     help: 'Authorization codes and refresh tokens presented again after use (the grant is revoked), by grant type',
     labelNames: ['grant_type'] as const,
     labels: { grant_type: withOther(GRANT_TYPES) },
+    zero: { grant_type: ['authorization_code', 'refresh_token'] },
   });
-  const storeErrors = counter({
+  const storeErrors = tally({
     name: 'stepup_store_errors_total',
     help: 'Errors from Postgres and Redis by store and kind (unavailable: the store did not answer)',
     labelNames: ['store', 'kind'] as const,
     labels: { store: STORES, kind: STORE_ERROR_KINDS },
+    zero: { store: STORES, kind: STORE_ERROR_KINDS },
   });
   const storeUp = gauge({
     name: 'stepup_store_up',
@@ -161,19 +177,20 @@ export function createMetrics(options: MetricsOptions) {
     labelNames: ['store'] as const,
     labels: { store: STORES },
   });
-  const storePing = new Histogram({
-    name: 'stepup_store_ping_duration_seconds',
-    help: 'Round trip of a ping to the store (select 1, PING), taken on every scrape and readiness check',
-    labelNames: ['store'] as const,
-    buckets: PING_BUCKETS,
-    registers: [registry],
-  });
+  const storePing = new TallyHistogram(
+    'stepup_store_ping_duration_seconds',
+    'Round trip of a ping to the store (select 1, PING), taken on every scrape and readiness check',
+    ['store'] as const,
+    PING_BUCKETS,
+    registry,
+  );
   declare('stepup_store_ping_duration_seconds', { store: STORES });
-  const outboxFailures = counter({
+  const outboxFailures = tally({
     name: 'stepup_outbox_delivery_failures_total',
     help: 'Failed delivery attempts of outbox messages (email, webhook), each retried with backoff until dead',
     labelNames: ['channel'] as const,
     labels: { channel: OUTBOX_CHANNELS },
+    zero: { channel: OUTBOX_CHANNELS },
   });
 
   return {
@@ -200,7 +217,7 @@ export function createMetrics(options: MetricsOptions) {
       if (kind) {
         verifications.inc({ factor: kind, outcome: e.outcome === 'success' ? 'success' : e.reason === 'locked_out' ? 'locked_out' : 'failure' });
         if (e.reason === 'lockout_started') lockouts.inc({ factor: kind });
-        if (kind === 'recovery_code' && e.outcome === 'success') recoveryCodesUsed.inc();
+        if (kind === 'recovery_code' && e.outcome === 'success') recoveryCodesUsed.inc({});
         return;
       }
       // confirming a new authenticator app counts against the TOTP limits (src/factors/totp/totp.factor.ts)
