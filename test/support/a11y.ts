@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
  * (WCAG 2.0/2.1 A and AA rules) at a desktop size and at a phone's 390×844, in light and dark colour
  * schemes (the stylesheet follows `prefers-color-scheme`), and must fit the phone without horizontal
  * scrolling. A serious or critical violation fails the test with a readable list; moderate and minor
- * findings are not failures (the issue's bar), so they are not reported either.
+ * findings are not failures (the issue's bar) unless A11Y_IMPACTS names them.
  *
  * Call it once the page shows the state to check (wait on its `data-step` marker or a heading first):
  *
@@ -18,7 +18,8 @@ export const DESKTOP = { width: 1280, height: 800 } as const;
 export const PHONE = { width: 390, height: 844 } as const;
 
 const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const FAILING = new Set(['serious', 'critical']);
+/** A11Y_IMPACTS=minor,moderate,serious,critical widens what fails (to review the lesser findings by hand). */
+const FAILING = new Set((process.env.A11Y_IMPACTS ?? 'serious,critical').split(',').map((s) => s.trim()));
 
 export interface Layout {
   name: string;
