@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /// <reference lib="dom" />
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -259,10 +260,18 @@ describe('accessibility of every page, desktop and phone (issue #15)', () => {
       await page.getByLabel('Redirect URIs (one per line)', { exact: true }).waitFor();
       await expectAccessible(page, 'admin: edit a client');
 
+      // issue #17: the latest event has a dead webhook delivery (shown on the audit page and /admin/outbox)
+      const [latest] = await bed.server.app.stores.audit.list({ limit: 1 });
+      await bed.server.app.stores.db('outbox').insert({ id: randomUUID(), channel: 'webhook', kind: latest!.type, audit_event_id: latest!.id, payload: '{}', status: 'dead', attempts: 12, last_error: 'HTTP 500' });
       await page.goto(`${bed.server.issuer}/admin/audit`);
       await heading(page, 'Audit trail');
       await page.locator('ol.events li').first().waitFor();
+      await page.locator('[data-delivery="dead"]').first().waitFor();
       await expectAccessible(page, 'admin: audit trail');
+      await page.goto(`${bed.server.issuer}/admin/outbox`);
+      await heading(page, 'Mails and webhooks');
+      await page.locator('tr[data-status="dead"]').first().waitFor();
+      await expectAccessible(page, 'admin: mails and webhooks');
       await page.goto(`${bed.server.issuer}/admin/audit?subject=${encodeURIComponent('nobody-here@example.com')}`);
       await page.getByRole('alert').first().waitFor();
       await expectAccessible(page, 'admin: audit trail, unknown email');
