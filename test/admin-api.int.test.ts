@@ -58,7 +58,10 @@ describe('OpenAPI document', () => {
       // issue #17: a dead webhook delivery, for the outbox retry route
       const entryId = randomUUID();
       await server.app.stores.db('outbox').insert({ id: entryId, channel: 'webhook', kind: 'admin.user.disable', payload: '{}', status: 'dead', attempts: 12, last_error: 'HTTP 500' });
-      return { userId: user.id, factorId: factor.id, clientId: client.clientId, entryId };
+      // issue #16: a known device, for the devices routes
+      await server.app.stores.knownDevices.remember({ accountId: user.id, deviceDigest: randomUUID(), description: 'Firefox 140 on Linux', network: '203.0.113.0/24', at: Math.floor(Date.now() / 1000) });
+      const deviceId = (await server.app.stores.knownDevices.list(user.id))[0]!.id;
+      return { userId: user.id, factorId: factor.id, clientId: client.clientId, entryId, deviceId };
     };
     const bodies: Record<string, (f: Awaited<ReturnType<typeof fixtures>>) => unknown> = {
       createUser: () => ({ email: `new-${Math.random().toString(36).slice(2)}@example.com`, name: 'New', password: 'a long enough password' }),

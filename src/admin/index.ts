@@ -13,6 +13,7 @@ import { apiRoutes, createAdminApiRouter } from './api.routes.js';
 import { openApiDocument } from './openapi.js';
 import { createAdminUiRouter } from './ui.routes.js';
 import { outboxApiRoutes } from './outbox.api.js';
+import { deviceApiRoutes } from './devices.api.js';
 import { auditDeliveries, mountOutboxPages } from './outbox.routes.js';
 import { createAccountReads } from '../store/account-reads.js';
 import { createDecisionsRepo } from '../store/decisions.repo.js';
@@ -66,6 +67,8 @@ export function createAdminRouters(deps: AdminDeps): Router[] {
     ...decisionApiRoutes({ ...decisions, dryRun, userExists: async (id) => Boolean(await deps.stores.accounts.findById(id)) }),
     // issue #17: the outbox (mails, webhook deliveries, dead letters)
     ...outboxApiRoutes({ outbox: deps.stores.outbox, audit: deps.audit }),
+    // issue #16: a user's known devices
+    ...deviceApiRoutes({ devices: deps.stores.knownDevices, admin, audit: deps.audit }),
   ];
   let document: object | undefined;
   const api = createAdminApiRouter({
