@@ -99,28 +99,25 @@ function toSnapshot(row: SnapshotRow): Snapshot {
 
 /**
  * Accounts found are kept for ttlSeconds; unknown ids are not (an account created a moment ago is
- * found at once). A change drops the entry and bumps the account's generation, so a read that was in
- * flight during the change does not put the old row back. Concurrent misses share one query.
+ * found at once). A change drops the entry, and a read that was in flight during the change does not
+ * put the old row back. Concurrent misses share one query; at most maxEntries are kept.
  */
 function createAccountCache(load: (accountId: string) => Promise<Account | undefined>, opts: AccountCacheOptions) {
   const ttlMs = (opts.ttlSeconds ?? ACCOUNT_CACHE_SECONDS) * 1000;
   const maxEntries = opts.maxEntries ?? ACCOUNT_CACHE_MAX_ENTRIES;
   const nowMs = opts.nowMs ?? Date.now;
   const cache = new Map<string, { account: Account; expiresAt: number }>();
-  const inFlight = new Map<string, Promise<Account | undefined>>();
-  const generations = new Map<string, number>();
-  let epoch = 0;
+  /** reads under way; `stale` once a change was announced while the read ran: its row is not kept */
+  const inFlight = new Map<string, { read: Promise<Account | undefined>; stale: boolean }>();
   opts.changes.onChange((accountId) => {
-    if (accountId === undefined) {
-      epoch += 1;
-      cache.clear();
-      inFlight.clear();
-      generations.clear();
-      return;
+    const changed = accountId === undefined ? [...inFlight.keys()] : [accountId];
+    for (const id of changed) {
+      const pending = inFlight.get(id);
+      if (pending) pending.stale = true;
+      inFlight.delete(id);
     }
-    cache.delete(accountId);
-    inFlight.delete(accountId);
-    generations.set(accountId, (generations.get(accountId) ?? 0) + 1);
+    if (accountId === undefined) cache.clear();
+    else cache.delete(accountId);
   });
   return async (accountId: string): Promise<Account | undefined> => {
     // not live: a change made elsewhere might not reach us, so every read goes to the database
@@ -128,11 +125,12 @@ function createAccountCache(load: (accountId: string) => Promise<Account | undef
     const hit = cache.get(accountId);
     if (hit && hit.expiresAt > nowMs()) return hit.account;
     const pending = inFlight.get(accountId);
-    if (pending) return pending;
-    const startedEpoch = epoch;
-    const startedGeneration = generations.get(accountId) ?? 0;
-    const read = load(accountId).then((account) => {
-      if (account && epoch === startedEpoch && (generations.get(accountId) ?? 0) === startedGeneration && opts.changes.live) {
+    if (pending) return pending.read;
+    const entry = { read: load(accountId), stale: false };
+    inFlight.set(accountId, entry);
+    try {
+      const account = await entry.read;
+      if (account && !entry.stale && opts.changes.live) {
         cache.delete(accountId);
         // shared by requests: frozen, so no request can change what another one reads
         cache.set(accountId, { account: Object.freeze(account), expiresAt: nowMs() + ttlMs });
@@ -140,13 +138,9 @@ function createAccountCache(load: (accountId: string) => Promise<Account | undef
         if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
       }
       return account;
-    });
-    inFlight.set(accountId, read);
-    void read.then(
-      () => inFlight.get(accountId) === read && inFlight.delete(accountId),
-      () => inFlight.get(accountId) === read && inFlight.delete(accountId),
-    );
-    return read;
+    } finally {
+      if (inFlight.get(accountId) === entry) inFlight.delete(accountId);
+    }
   };
 }
 
@@ -183,7 +177,7 @@ export function createAccountReads(db: Db, accounts: AccountsRepo, cacheOptions?
   const reads: AccountReads = {
     async accountForTokens(scope, accountId) {
       if (!cached) return reads.account(scope, accountId);
-      const memo = scope ? memoFor(scope) : undefined;
+      const memo = scope ? memos.get(scope) : undefined;
       // an account this request already read (and perhaps changed) stays the request's own
       if (memo?.snapshots.has(accountId) || memo?.accounts.has(accountId)) return reads.account(scope, accountId);
       return cached(accountId);

@@ -14,7 +14,8 @@ import { currentRequest, dropKept, keepForRequest, progressEntry, takeKept } fro
  * - `${prefix}${model}:{id}`: one HASH per record, for every model but Session. Field `payload` holds
  *   the JSON payload, `consumed` the epoch seconds of consumption. The fields `grantId`, `userCode` and
  *   `accountId` copy the indexed values, so destroy() finds the index entries to clean without parsing
- *   the JSON (the in-process store has no cjson). The same layout for all these models means consume()
+ *   the JSON (the in-process store has no cjson); `sessionUid`, for a token that expires with its
+ *   session, lets one script read the token with its Grant and session (issue #20). The same layout for all these models means consume()
  *   works on every consumable model, PushedAuthorizationRequest and PreAuthorizedCode included (the old
  *   upstream example stored those as STRINGs: WRONGTYPE on the first PAR consume).
  *   Tag: the record id, the only thing oidc-provider gives find() and consume().
@@ -275,7 +276,7 @@ return stored
  * that expires with its session the Session by uid (checkSessionBinding): three round trips, one after
  * the other. This reads the token's record and, when it names them (fields `grantId`, `sessionUid`),
  * its Grant record and its session in one; the adapter keeps the two for the rest of the request
- * (see `prefetched`). A read needs no atomicity, so on a Cluster the three reads stay apart.
+ * (request-reads.ts). A read needs no atomicity, so on a Cluster the three reads stay apart.
  * KEYS[1] the token's record; ARGV: the Grant records' prefix, the session-uid hashes' prefix, the
  * session records' prefix. {record fields, grant fields or {}, session record or false}.
  */
