@@ -1,6 +1,8 @@
 import type { Logger } from '../ops/logger.js';
 import type { AccountsRepo } from './accounts.repo.js';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis/client.js';
+import { isCluster } from './redis/hash-tags.js';
 
 /**
  * Issue #20: account reads may be cached across requests on the token paths for a few seconds, and a
@@ -26,6 +28,8 @@ export interface AccountChanges {
 }
 
 export const accountChangesChannel = (prefix: string) => `${prefix}account-changed`;
+/** The subscriber connection's name in CLIENT LIST: `stepup-account-changes:<key prefix>` (spaces and the like dropped). */
+export const accountChangesConnectionName = (prefix: string) => `stepup-account-changes:${prefix.replace(/[^A-Za-z0-9:_.-]/g, '')}`;
 
 export function createAccountChanges(redis: RedisClient, prefix: string, logger: Logger, opts: { external: boolean }): AccountChanges {
   const channel = accountChangesChannel(prefix);
@@ -56,7 +60,8 @@ export function createAccountChanges(redis: RedisClient, prefix: string, logger:
     },
     listen() {
       if (!opts.external || subscriber || closed) return;
-      const sub = redis.duplicate() as RedisClient;
+      // named, so an operator sees it in CLIENT LIST (a Cluster's connections keep their options)
+      const sub = (isCluster(redis) ? (redis as Cluster).duplicate() : (redis as Redis).duplicate({ connectionName: accountChangesConnectionName(prefix) })) as RedisClient;
       subscriber = sub;
       sub.on('message', (ch: string, accountId: string) => {
         if (ch === channel) tell(accountId);
