@@ -107,6 +107,20 @@ describe('metrics', () => {
     expect(metrics.labelValues.stepup_outbox_messages).toEqual({ channel: ['email', 'webhook'], state: ['pending', 'dead'] });
   });
 
+  it('an outbox depth that cannot be read (Postgres down) leaves its series out, never the whole scrape', async () => {
+    const metrics = createMetrics({ acrValues: ACRS });
+    let down = false;
+    metrics.outbox.depth(async () => {
+      if (down) throw new Error('connect ECONNREFUSED');
+      return [{ channel: 'email', status: 'pending', count: 2 }];
+    });
+    expect((await metrics.scrape()).body).toMatch(/stepup_outbox_messages\{channel="email",state="pending"\} 2/);
+    down = true;
+    const { body } = await metrics.scrape();
+    expect(body).not.toMatch(/stepup_outbox_messages\{/);
+    expect(body).toMatch(/stepup_sign_ins_total/);
+  });
+
   it('a metric added through the seam must be named stepup_…', () => {
     const metrics = createMetrics({ acrValues: ACRS });
     expect(() => metrics.counter({ name: 'outbox_total', help: 'x' })).toThrow(/stepup_/);

@@ -42,6 +42,12 @@ const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Seconds: a ping on loopback is well under a millisecond; a slow store is what this should show. */
 const PING_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** A scrape waits this long for the outbox depth query at most. */
+const DEPTH_TIMEOUT_MS = 2_000;
+
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+
 const bounded = (value: unknown, allowed: ReadonlySet<string>): string => (typeof value === 'string' && allowed.has(value) ? value : OTHER);
 
 export interface MetricsOptions {
@@ -263,8 +269,12 @@ export function createMetrics(options: MetricsOptions) {
           labelNames: ['channel', 'state'] as const,
           labels: { channel: OUTBOX_CHANNELS, state: OUTBOX_STATES },
           async collect() {
+            // Postgres down or slow: no outbox series this time, rather than no /metrics at all (stepup_store_up says why)
+            const rows = await withTimeout(read(), DEPTH_TIMEOUT_MS).catch(() => undefined);
+            this.reset();
+            if (!rows) return;
             for (const channel of OUTBOX_CHANNELS) for (const state of OUTBOX_STATES) this.set({ channel, state }, 0);
-            for (const row of await read()) if (states.has(row.status)) this.set({ channel: row.channel, state: row.status }, row.count);
+            for (const row of rows) if (states.has(row.status)) this.set({ channel: row.channel, state: row.status }, row.count);
           },
         });
       },
