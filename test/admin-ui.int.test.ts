@@ -264,6 +264,10 @@ describe('an admin at work', () => {
     page = await browser.follow('/admin/users/new');
     page = await browser.submit(page, '/admin/users', { email: 'nope', password: 'x' });
     expect(page.status).toBe(400);
+    // the refusal names the form's fields by their labels, in words (not a schema path and a type)
+    expect(page.html).toContain('Email must be an email address');
+    expect(page.html).toContain('Initial password must be at least 8 characters');
+    expect(page.html).not.toMatch(/Too small|expected string/);
   });
 
   it('registers a client (secret shown once), edits it, rotates and deletes it', async () => {

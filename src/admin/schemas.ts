@@ -28,12 +28,13 @@ const absoluteUrl = z
 
 export const userCreateInput = z
   .object({
-    email: z.string().trim().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
+    email: z.string().trim().max(254, 'must be at most 254 characters').regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address'),
     name: text(200).optional(),
     password: z
       .string()
-      .min(MIN_PASSWORD_LENGTH)
-      .max(MAX_PASSWORD_LENGTH)
+      // readable on the admin UI's form as well as in the API's problem details (NIST: length, never composition)
+      .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+      .max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`)
       .refine((p) => passwordPolicyError(p) === undefined, { message: 'is one of the most common passwords: choose another' }),
     admin: z.boolean().default(false),
   })

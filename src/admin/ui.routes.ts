@@ -69,6 +69,8 @@ const STATE_COOKIE = 'stepup.admin';
 const RETURN_PATH = /^\/admin(\/[A-Za-z0-9._~-]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 25;
+/** the create-user form's field names as its labels say them, so a refusal reads "Initial password must be at least 8 characters" */
+const USER_FORM_LABELS: Record<string, string> = { email: 'Email', name: 'Name', password: 'Initial password' };
 const form = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '64kb' });
 
 interface SignedInAdmin {
@@ -226,7 +228,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
   router.post('/admin/users', ...post, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const parsed = userCreateInput.safeParse({ email: str(body.email), name: str(body.name) || undefined, password: str(body.password), admin: body.admin === 'on' });
-    if (!parsed.success) return page(ctx, 'admin/user-new.njk', { title: 'Create a user', errors: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`), values: { email: str(body.email), name: str(body.name) } }, 400);
+    if (!parsed.success) return page(ctx, 'admin/user-new.njk', { title: 'Create a user', errors: parsed.error.issues.map((i) => `${USER_FORM_LABELS[String(i.path[0])] ?? i.path.join('.')} ${i.message}`), values: { email: str(body.email), name: str(body.name) } }, 400);
     const account = await admin.createUser(actorOf(ctx), parsed.data, ctx);
     ctx.status = 303;
     ctx.redirect(`/admin/users/${account.id}?notice=created`);
