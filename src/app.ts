@@ -52,6 +52,7 @@ import { createAccountRouter } from './account/routes.js';
 import { createAccountSessions } from './store/redis/account-sessions.js';
 import { isExternalRedis } from './store/redis/client.js';
 import { adminClient, createAdminRouters } from './admin/index.js';
+import { describeUserAgent } from './admin/user-agent.js';
 import { withClientCache } from './oidc/client-adapter.js';
 
 export type { Stores };
@@ -276,7 +277,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const session = ctx.oidc.session as { uid?: string; accountId?: string } | undefined;
     if (!session?.uid || !session.accountId) return;
     accountSessions
-      .touch(session.uid, { userAgent: ctx.get('user-agent'), ip: ctx.ip, lastSeen: now() })
+      .touch(session.uid, { description: describeUserAgent(ctx.get('user-agent')), ip: ctx.ip, lastSeen: now() })
       .catch((err: Error) => logger.warn({ err: { message: err.message } }, 'could not record where a session was used'));
   });
   // logout ends the session: its factor events go with it (a new session has a new uid anyway)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
+import { createAccountSessions } from '../src/store/redis/account-sessions.js';
 import { createSessionEventsStore, type StoredFactorEvent } from '../src/store/redis/session-events.js';
 import { TEST_REDIS_URL } from './support/env.js';
 
@@ -61,6 +62,12 @@ describe.each([
     const uid = randomUUID();
     const webauthn = (at: number): StoredFactorEvent => ({ factor: 'webauthn', credentialId: randomUUID(), at: 1_800_000_000 + at, amr: [], userVerified: true, backupEligible: true, attested: false });
     await store.append(uid, randomUUID(), Array.from({ length: 16 }, (_, i) => webauthn(i)));
+    expect(await redis.object('ENCODING', `${prefix}oidc:session-uid:{${uid}}`)).toBe('listpack');
+    // issue #15's "where was this session last used" fields too, with the longest IP and a long description
+    const sessions = createAccountSessions(redis, prefix);
+    await sessions.touch(uid, { description: `Some Browser ${'9'.repeat(80)} on Some OS`, ip: 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255', lastSeen: 1_800_000_000 });
+    expect(await redis.hget(`${prefix}oidc:session-uid:{${uid}}`, 'di')).toBe('ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255');
+    expect(Buffer.byteLength((await redis.hget(`${prefix}oidc:session-uid:{${uid}}`, 'dd'))!)).toBeLessThanOrEqual(64);
     expect(await redis.object('ENCODING', `${prefix}oidc:session-uid:{${uid}}`)).toBe('listpack');
   });
 

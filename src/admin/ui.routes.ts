@@ -293,7 +293,7 @@ export function createAdminUiRouter(deps: AdminUiDeps): Router {
       user: { ...account, created: fmt(account.createdAt), disabled: fmt(account.disabledAt) },
       sessions: sessions.map((x) => ({
         uid: x.uid,
-        device: x.device ? describeUserAgent(x.device.userAgent) : 'not seen since the sign-in',
+        device: x.device ? x.device.description : 'not seen since the sign-in',
         network: x.device?.ip ?? '',
         started: fmt(x.loginAt ? new Date(x.loginAt * 1000) : null),
         lastSeen: fmt(x.device ? new Date(x.device.lastSeen * 1000) : null),

@@ -60,19 +60,30 @@ if owner then counted = '1' end
 return {'revoked', counted, members}
 `);
 
-/** Keeps the device a session was last used from, only while the session's uid hash exists (its TTL is the session's). */
-/* Tag: the uid. KEYS[1] the session's uid hash; ARGV[1] the device JSON. */
+/**
+ * Keeps the device a session was last used from, only while the session's uid hash exists (its TTL is
+ * the session's). Three short fields rather than one JSON value: Redis keeps the hash in its compact
+ * listpack encoding only while every value is at most 64 bytes (hash-max-listpack-value), and a raw
+ * User-Agent (often 120+ bytes) turned it into a full hashtable, about 400 B more per session (issue #6's
+ * ≤ 1 KiB per session, measured again by issue #20's bench).
+ */
+/* Tag: the uid. KEYS[1] the session's uid hash; ARGV[1] the description, ARGV[2] the IP, ARGV[3] last seen. */
 const TOUCH_SESSION = defineScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'd', ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'dd', ARGV[1], 'di', ARGV[2], 'dt', ARGV[3])
+end
 return 1
 `);
 
-/** Field of the session-uid HASH with the device a session was last used from (issue #15). */
-export const SESSION_DEVICE_FIELD = 'd';
-const MAX_USER_AGENT = 400;
+/** Fields of the session-uid HASH with the device a session was last used from (issue #15). */
+export const SESSION_DEVICE_FIELDS = { description: 'dd', ip: 'di', lastSeen: 'dt' } as const;
+/** each value stays within hash-max-listpack-value (64 bytes); an IPv6 address is at most 45 characters */
+const MAX_DEVICE_FIELD_BYTES = 64;
+const cut = (v: string) => (Buffer.byteLength(v) <= MAX_DEVICE_FIELD_BYTES ? v : `${Buffer.from(v).subarray(0, MAX_DEVICE_FIELD_BYTES - 3).toString().replace(/\uFFFD$/, '')}…`);
 
 export interface SessionDevice {
-  userAgent: string;
+  /** the browser and OS, already made readable ("Chrome 156 on Linux"): the raw User-Agent is not kept */
+  description: string;
   ip: string;
   /** epoch seconds: the session was last used for a sign-in at an application */
   lastSeen: number;
@@ -148,8 +159,7 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
 
     /** Records where a session was just used from (the authorization endpoint, for the admin's session list). */
     async touch(sessionUid: string, device: SessionDevice): Promise<void> {
-      const value = JSON.stringify({ ...device, userAgent: device.userAgent.slice(0, MAX_USER_AGENT) });
-      await runScript(redis, TOUCH_SESSION, 1, keys.sessionUid(sessionUid), value);
+      await runScript(redis, TOUCH_SESSION, 1, keys.sessionUid(sessionUid), cut(device.description), cut(device.ip), String(device.lastSeen));
     },
 
     /** The account's live sessions, newest login first. */
@@ -161,16 +171,17 @@ export function createAccountSessions(redis: RedisClient, prefix: string) {
         const record = raw ? decodeSessionRecord(raw) : undefined;
         return record && record.accountId === accountId && record.uid ? [record] : [];
       });
-      const devices = await Promise.all(records.map((r) => redis.hget(keys.sessionUid(r.uid), SESSION_DEVICE_FIELD)));
+      const { description, ip, lastSeen } = SESSION_DEVICE_FIELDS;
+      const devices = await Promise.all(records.map((r) => redis.hmget(keys.sessionUid(r.uid), description, ip, lastSeen)));
       return records
         .map((record, i) => {
           const payload = JSON.parse(record.json) as { loginTs?: number; exp?: number; authorizations?: Record<string, unknown> };
-          const device = devices[i];
+          const [deviceDescription, deviceIp, deviceLastSeen] = devices[i] ?? [];
           return {
             uid: record.uid,
             loginAt: payload.loginTs,
             expiresAt: payload.exp,
-            device: device ? (JSON.parse(device) as SessionDevice) : undefined,
+            device: deviceDescription != null && deviceLastSeen != null ? { description: deviceDescription, ip: deviceIp ?? '', lastSeen: Number(deviceLastSeen) } : undefined,
             clients: Object.keys(payload.authorizations ?? {}),
           };
         })
