@@ -11,7 +11,7 @@ import { enrollTotp } from './support/factors.js';
 import { adminSignIn, createAccountWithTotp } from './support/admin.js';
 import { createConfidentialClient, createUser, discover, finish, isCallback, passwordLogin, startAuthorization } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
-import { reasonOf, stepOf } from './support/steps.js';
+import { enrollTotpInStepUp, reasonOf, stepOf, uidOf } from './support/steps.js';
 
 /**
  * Issue #16: risk signals demand a step and never grant one, against the real server, Postgres and
@@ -109,6 +109,34 @@ describe('risk signals on (the defaults)', () => {
     expect(second.amr).toEqual(['pwd']);
     expect(await signalsOf(bed, user.id)).toEqual([]);
     expect(bed.notifications(user.id)).toHaveLength(1);
+  });
+
+  it('a step-up that ends by enrolling the first second factor makes its device known: the next sign-in from that browser is not asked', async () => {
+    const { server, config } = bed;
+    const user = await createUser(server.app); // a password only
+    const browser = new Browser(server.issuer, { 'user-agent': FIREFOX }, { localAddress: '127.0.0.2' });
+    // aal1: the signals fire but cannot be met (onUnreachable "notify"): the device stays unknown
+    const first = await startAuthorization(config, { acr_values: 'aal1' });
+    const signedIn = await passwordLogin(browser, first, user.email, user.password);
+    expect(isCallback(signedIn)).toBe(true);
+    await finish(config, first, signedIn.url);
+    expect(await server.app.stores.knownDevices.list(user.id)).toEqual([]);
+    // the app asks for aal2: the person adds an authenticator app inside the step-up (SPEC §4)
+    const stepUp = await startAuthorization(config, { acr_values: 'aal2' });
+    const choice = await browser.follow(stepUp.url.toString());
+    expect(stepOf(choice)).toBe('enroll_choice');
+    const { page: codes } = await enrollTotpInStepUp(browser, choice, Math.floor(Date.now() / 1000));
+    expect(stepOf(codes)).toBe('recovery_codes');
+    const done = await browser.submit(codes, `/interaction/${uidOf(codes)}`);
+    expect(isCallback(done)).toBe(true);
+    expect((await finish(config, stepUp, done.url)).claims()?.acr).toBe('aal2');
+    expect(await server.app.stores.knownDevices.list(user.id)).toEqual([expect.objectContaining({ description: 'Firefox 140 on Linux', lastNetwork: '127.0.0.0/24' })]);
+    // a new session in the same browser and network: nothing fires, no code is asked, aal1 stays aal1
+    newSession(browser);
+    const again = await startAuthorization(config, { acr_values: 'aal1' });
+    const back = await passwordLogin(browser, again, user.email, user.password);
+    expect(isCallback(back)).toBe(true);
+    expect((await finish(config, again, back.url)).claims()?.acr).toBe('aal1');
   });
 
   it('the device cookie is random, signed, HttpOnly, SameSite=Lax, for 400 days; the database keeps only its digest', async () => {

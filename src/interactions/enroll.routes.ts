@@ -5,7 +5,7 @@ import { requireCsrf, type Csrf } from '../http/csrf.js';
 import { formBody, readForm, seeOther, type PageKit } from '../http/kit.js';
 import { amrForEvent, ENROLLMENT_CHOICES, type EnrollmentChoice } from '../stepup/index.js';
 import type { AccountReads } from '../store/account-reads.js';
-import { pinTarget, recordEvent, resolveFlow, type FlowDeps, type InteractionDetails } from './flow.js';
+import { gatherRisk, pinTarget, recordEvent, resolveFlow, type FlowDeps, type InteractionDetails } from './flow.js';
 import type { NextStep } from './next-step.js';
 import { pendingNewPassword } from './progress.js';
 
@@ -49,8 +49,13 @@ export function mountStepUpEnrollment(router: Router, deps: EnrollDeps): void {
         const factorId = (input as { factorId?: string } | undefined)?.factorId;
         return deps.next.proceed(ctx, interaction, { choice, error: result.message, ...(factorId ? { factorId } : {}) }, state);
       }
-      // a confirming code is a verification (TOTP); a registration is not: the new key is used next
-      const after = result.event ? await recordEvent(deps, { ...state, progress }, account.id, { ...result.event, amr: amrForEvent(result.event) }) : progress;
+      // a confirming code is a verification (TOTP); a registration is not: the new key is used next.
+      // issue #16: a step-up that ends by enrolling is a sign-in that met its demands too, so its risk
+      // signals are gathered here as on the verification pipeline (otherwise its device stayed unknown and
+      // the next sign-in from the same browser was asked again); they cannot offer this enrollment, which
+      // the app's request already decided
+      const risk = result.event ? await gatherRisk(deps, ctx, { ...state, progress }, account) : undefined;
+      const after = result.event ? await recordEvent(deps, { ...state, progress }, account.id, { ...result.event, amr: amrForEvent(result.event) }, risk) : progress;
       if (result.recoveryCodes) {
         return deps.kit.page(ctx, 'recovery-codes.njk', { title: 'Save your recovery codes', step: 'recovery_codes', uid: interaction.uid, codes: result.recoveryCodes });
       }
