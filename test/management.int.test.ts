@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createIsolationSchema, dropIsolation, newIsolation, testEnv } from './support/env.js';
 import { freePort, runCli, startServerProcess } from './support/process.js';
@@ -41,6 +43,32 @@ describe('the management listener of a started server', () => {
     }
     // the start's log line names where the management interface listens (the log is flushed on exit)
     expect(server.output()).toContain(`"management":"http://127.0.0.1:${managementPort}"`);
+  });
+
+  it('the embedded default with no MANAGEMENT_PORT named still starts when 9000 is taken, on a free port it names (issue #15)', async () => {
+    const busy = createServer();
+    // 9000 may already be taken by another program here: either way it is taken while the server starts
+    await new Promise<void>((resolve) => busy.once('error', () => resolve()).listen(9000, '127.0.0.1', resolve));
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'stepup-mgmt-'));
+    try {
+      const server = await startServerProcess({ DATA_DIR: dataDir, MANAGEMENT_PORT: undefined, LOG_LEVEL: 'warn' }, port, 120_000);
+      try {
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+        // the printed quick-start block says where /metrics went
+        const moved = /Metrics: +(http:\/\/127\.0\.0\.1:(\d+)\/metrics)/.exec(server.output());
+        expect(moved).not.toBeNull();
+        expect(moved![2]).not.toBe('9000');
+        expect((await fetch(moved![1]!)).status).toBe(200);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+      // and the log says why (flushed on exit)
+      expect(server.output()).toContain('MANAGEMENT_PORT 9000 is in use: the management interface (/metrics) listens on');
+    } finally {
+      if (busy.listening) busy.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('a MANAGEMENT_PORT in use stops the start with a sentence naming it', async () => {

@@ -273,10 +273,18 @@ async function serve(config: Config): Promise<number> {
   // before listening: the demo client's redirect URI follows this start's issuer before any request reads it
   const demo = config.databaseUrl ? undefined : await ensureDemo(config, app.stores);
   // issue #17: /metrics, /healthz, /readyz on the management listener (internal by default); a port in use stops the start
-  const { listenManagement } = await import('../ops/management.js');
+  const { listenManagement, ManagementPortInUse } = await import('../ops/management.js');
   let management;
   try {
-    management = await listenManagement(app.managementCallback, config.managementPort, config.managementHost);
+    management = await listenManagement(app.managementCallback, config.managementPort, config.managementHost).catch(async (err: unknown) => {
+      // issue #15, a quick start that cannot break: the embedded development default, with no
+      // MANAGEMENT_PORT named, moves /metrics to a free port when the default 9000 is taken (MinIO,
+      // php-fpm, Portainer…) and says where; a port the operator named, or production, stays an error
+      if (!(err instanceof ManagementPortInUse) || !demo || process.env.MANAGEMENT_PORT !== undefined) throw err;
+      const moved = await listenManagement(app.managementCallback, 0, config.managementHost);
+      app.logger.warn({ management: moved.url }, `MANAGEMENT_PORT ${config.managementPort} is in use: the management interface (/metrics) listens on ${moved.url} instead (set MANAGEMENT_PORT to choose)`);
+      return moved;
+    });
   } catch (err) {
     await app.close();
     lock?.release();
@@ -286,7 +294,7 @@ async function serve(config: Config): Promise<number> {
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, resolve));
   app.logger.info({ issuer: config.issuer, port: config.port, management: management.url }, 'stepup listening');
-  if (demo) process.stdout.write(demoInstructions(config.issuer, demo, app.policy.levels.map((l) => l.acr)) + '\n');
+  if (demo) process.stdout.write(demoInstructions(config.issuer, demo, app.policy.levels.map((l) => l.acr), `${management.url}/metrics`) + '\n');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -55,7 +55,8 @@ export async function ensureDemo(config: Config, stores: Stores): Promise<DemoSt
 /** The demo app's start page for a level (`/demo?acr_values=aal2`): it makes the PKCE pair and state itself. */
 export const demoStartUrl = (issuer: string, acr?: string) => `${issuer}/demo${acr ? `?acr_values=${encodeURIComponent(acr)}` : ''}`;
 
-export function demoInstructions(issuer: string, demo: DemoState, acrValues: readonly string[] = []): string {
+/** @param metricsUrl where the management interface serves /metrics (issue #17), when it listens */
+export function demoInstructions(issuer: string, demo: DemoState, acrValues: readonly string[] = [], metricsUrl?: string): string {
   return [
     '',
     'stepup is running on the embedded default (development only).',
@@ -67,6 +68,7 @@ export function demoInstructions(issuer: string, demo: DemoState, acrValues: rea
     `  Sign in:       ${demoStartUrl(issuer)}`,
     ...acrValues.slice(1).map((acr) => `  Try ${`${acr}:`.padEnd(11)}${demoStartUrl(issuer, acr)}`),
     `  Your account:  ${issuer}/account`,
+    ...(metricsUrl ? [`  Metrics:       ${metricsUrl}`] : []),
     '',
   ].join('\n');
 }

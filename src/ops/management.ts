@@ -40,13 +40,18 @@ export interface ManagementListener {
   close(): Promise<void>;
 }
 
+/** The management port is taken by another program (the error's `code`, for a caller that may pick another). */
+export class ManagementPortInUse extends Error {
+  readonly code = 'EADDRINUSE';
+}
+
 /** Listens on MANAGEMENT_HOST:MANAGEMENT_PORT; a port in use fails the start with a sentence that names the variable. */
 export async function listenManagement(callback: RequestListener, port: number, host: string): Promise<ManagementListener> {
   const server = createServer(callback);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `MANAGEMENT_PORT ${port} on ${host} is in use (set MANAGEMENT_PORT to a free port, or 0 for any)` : `cannot listen on MANAGEMENT_HOST ${host}, MANAGEMENT_PORT ${port}: ${err.message}`)),
+      reject(err.code === 'EADDRINUSE' ? new ManagementPortInUse(`MANAGEMENT_PORT ${port} on ${host} is in use (set MANAGEMENT_PORT to a free port, or 0 for any)`) : new Error(`cannot listen on MANAGEMENT_HOST ${host}, MANAGEMENT_PORT ${port}: ${err.message}`)),
     );
     server.listen(port, host, () => resolve());
   });

@@ -37,11 +37,13 @@ export interface ServerProcess {
 }
 
 /** Starts `npm start`'s entry (src/main.ts) and waits until /healthz answers. */
-export async function startServerProcess(env: Record<string, string>, port: number, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string | undefined>, port: number, timeoutMs = 60_000): Promise<ServerProcess> {
+  // a free management port unless the test names one (undefined: none, the server's default 9000):
+  // servers started side by side never collide on 9000
+  const merged = { PATH: process.env.PATH ?? '', PORT: String(port), MANAGEMENT_PORT: '0', ...env };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    // a free management port unless the test names one: servers started side by side never collide on 9000
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), MANAGEMENT_PORT: '0', ...env },
+    env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
