@@ -159,3 +159,27 @@ function findFormAction(page: Page): string {
 function hiddenFields(page: Page): Record<string, string> {
   return findForm(page.html, '/password').hidden;
 }
+
+describe('CSRF on every /account form (SPEC: CSRF protection on every form)', () => {
+  it('a signed-in post without the form token is refused and changes nothing', async () => {
+    const user = await createUser(server.app);
+    const { browser } = await signedInBrowser(user.email, user.password);
+    const forms = [
+      '/account/totp',
+      '/account/keys',
+      '/account/recovery-codes',
+      '/account/password',
+      '/account/factors/00000000-0000-4000-8000-000000000000/rename',
+      '/account/factors/00000000-0000-4000-8000-000000000000/remove',
+      '/account/devices/00000000-0000-4000-8000-000000000000/forget',
+      '/account/sessions/revoke',
+    ];
+    for (const path of forms) {
+      const res = await browser.request(path, { method: 'POST', body: new URLSearchParams({ code: '123456', password: 'a new long passphrase', label: 'x' }) });
+      expect({ path, status: res.status }).toEqual({ path, status: 403 });
+    }
+    // still signed in: "sign out everywhere" did not run
+    expect((await browser.follow('/account')).html).toContain(user.email);
+    expect(await server.app.stores.audit.list({ subject: user.id, type: 'sessions.sign_out_everywhere' })).toHaveLength(0);
+  });
+});

@@ -33,6 +33,10 @@ const adminPages = (userId: string, factorId: string, clientId: string) => ({
     `/admin/users/${userId}/reset`,
     `/admin/users/${userId}/disable`,
     `/admin/users/${userId}/password`,
+    `/admin/users/${userId}/devices`,
+    `/admin/users/${userId}/sign-ins`,
+    `/admin/users/${userId}/sign-ins/00000000-0000-4000-8000-000000000000`,
+    '/admin/outbox',
     '/admin/clients',
     '/admin/clients/new',
     `/admin/clients/${clientId}`,
@@ -53,6 +57,9 @@ const adminPages = (userId: string, factorId: string, clientId: string) => ({
     `/admin/users/${userId}/sessions/x-session-uid/end`,
     `/admin/users/${userId}/password/require-change`,
     `/admin/users/${userId}/password`,
+    `/admin/users/${userId}/devices/00000000-0000-4000-8000-000000000000/forget`,
+    `/admin/users/${userId}/devices/forget`,
+    '/admin/outbox/00000000-0000-4000-8000-000000000000/retry',
     '/admin/clients',
     `/admin/clients/${clientId}`,
     `/admin/clients/${clientId}/rotate`,
@@ -166,6 +173,15 @@ describe('an admin at work', () => {
     expect(res.status).toBe(403);
     expect(res.html).toContain('Form expired');
     expect(await server.app.stores.audit.list({ subject: victim.id, type: 'admin.sessions.revoke' })).toHaveLength(0);
+    // every admin form, old and new, checks the token before anything else
+    const factor = (await server.app.stores.factors.listForAccount(victim.id))[0]!;
+    const client = await createConfidentialClient(server.app);
+    for (const path of adminPages(victim.id, factor.id, client.clientId).post) {
+      const refused = await browser.request(path, { method: 'POST', body: new URLSearchParams({ reason: 'x', email: 'a@b.c', password: 'long enough pw' }) });
+      expect({ path, status: refused.status, expired: refused.html.includes('Form expired') }).toEqual({ path, status: 403, expired: true });
+    }
+    expect(await server.app.stores.factors.listForAccount(victim.id)).toHaveLength(1);
+    expect((await server.app.stores.accounts.findById(victim.id))!.disabledAt).toBeNull();
   });
 
   it('steps the admin up before a destructive action when the last verification is older than 5 minutes', async () => {
